@@ -1,0 +1,94 @@
+"""The check format: one YAML file per check under checklists/, validated strictly."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from auditor.expectations import Expectation, input_names
+from auditor.findings import RequirementRef, Severity
+from auditor.inventory import LocalizedText, Slug
+
+CheckId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$", max_length=80)]
+OsFamily = Literal["debian", "rhel"]
+
+# A probe that exits with this status declares the check not applicable on that host (for
+# example: the service it inspects is not installed); its stdout says why.
+NOT_APPLICABLE_EXIT = 100
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Applicability(_Strict):
+    os_families: tuple[OsFamily, ...] = ()  # empty: every family
+    roles: tuple[Slug, ...] = ()  # empty: every host; else the host needs one of these roles
+
+
+class Probe(_Strict):
+    """A read-only shell command; its trimmed stdout is what the expectation judges."""
+
+    command: str = Field(min_length=1)
+    timeout: float = Field(default=20.0, gt=0, le=600)
+    output_cap: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
+
+
+class Remediation(_Strict):
+    vi: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    playbook: CheckId | None = None  # name of the playbook unit that fixes this check
+
+
+class Check(_Strict):
+    id: CheckId
+    title: LocalizedText
+    requirements: tuple[RequirementRef, ...] = Field(min_length=1)
+    severity: Severity
+    applies_to: Applicability = Applicability()
+    probe: Probe | None = None  # absent: a manual check answered by evidence, not by a machine
+    expect: Expectation | None = None
+    evidence_required: LocalizedText | None = None  # for manual checks: what the auditor asks for
+    rationale: LocalizedText
+    remediation: Remediation
+
+    @model_validator(mode="after")
+    def _automated_or_manual(self) -> Check:
+        if self.probe is not None and self.expect is None:
+            raise ValueError("a check with a probe needs an `expect`")
+        if self.probe is None and (self.expect is not None or self.evidence_required is None):
+            raise ValueError("a check without a probe is manual: give `evidence_required` and no `expect`")
+        return self
+
+    @property
+    def is_manual(self) -> bool:
+        return self.probe is None
+
+    def input_names(self) -> set[str]:
+        return input_names(self.expect) if self.expect is not None else set()
+
+
+class ProfileInput(_Strict):
+    default: int | float | str | bool
+    unit: str | None = None
+    description: LocalizedText
+    origin: str = Field(min_length=1)  # where the default comes from (normative clause or our choice)
+
+
+class Profile(_Strict):
+    """Named thresholds the standard leaves open, with defaults; agencies may override them."""
+
+    id: Slug
+    title: LocalizedText
+    inputs: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], ProfileInput]
+
+    def values(
+        self, overrides: dict[str, int | float | str | bool] | None = None
+    ) -> dict[str, int | float | str | bool]:
+        merged = {name: spec.default for name, spec in self.inputs.items()}
+        for name, value in (overrides or {}).items():
+            if name not in self.inputs:
+                raise KeyError(name)
+            merged[name] = value
+        return merged

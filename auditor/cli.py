@@ -1,0 +1,371 @@
+"""Command line: the only place that prints and exits.
+
+Exit codes
+  0    audit finished and every evaluated check passed (or nothing failed) / command succeeded
+  1    audit finished and at least one check failed
+  2    audit finished with errors (a host or a probe could not be observed), or a store error
+  3    bad usage or configuration: malformed inventory or checklist, unknown run/finding id
+  130  the run was interrupted (Ctrl-C); finished hosts are kept
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from auditor import __version__
+from auditor.collectors.known_hosts import KnownHostsStore, fingerprint
+from auditor.collectors.ssh import SshCollector
+from auditor.content import Content, load_content
+from auditor.engine import RunTally, run_audit
+from auditor.errors import AuditorError, ConfigError, NotFoundError
+from auditor.findings import HostResult, HostStatus, Status
+from auditor.inventory import load_inventory
+from auditor.plan import plan_audit
+from auditor.settings import DEFAULT_DB_URL, default_known_hosts
+from auditor.store.db import open_store
+from auditor.textsafe import terminal_safe
+
+EXIT_OK, EXIT_FAILURES, EXIT_ERRORS, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Tracebacks never show local variables: they could hold credentials read from the environment.
+app = typer.Typer(
+    help="Level-3 (TCVN 11930:2017 / TCVN 14423:2026) compliance auditor.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+checklist_app = typer.Typer(help="Inspect and validate checklist content.", no_args_is_help=True)
+hosts_app = typer.Typer(help="Enrol hosts' SSH keys.", no_args_is_help=True)
+app.add_typer(checklist_app, name="checklist")
+app.add_typer(hosts_app, name="hosts")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db", help="Database URL (sqlite:///file.db or postgresql://...).", envvar="AUDITOR_DB", show_envvar=True
+    ),
+]
+KnownHostsOption = Annotated[
+    Path | None, typer.Option("--known-hosts", help="The tool's known-hosts file.", envvar="AUDITOR_KNOWN_HOSTS")
+]
+ContentDirOption = Annotated[
+    list[Path] | None, typer.Option("--content-dir", help="Extra checklist folder (repeatable).")
+]
+InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Inventory YAML file.")]
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    try:
+        yield
+    except (ConfigError, NotFoundError) as exc:
+        err_console.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(EXIT_CONFIG) from None
+    except AuditorError as exc:
+        err_console.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(EXIT_ERRORS) from None
+
+
+def _content(content_dirs: list[Path] | None) -> Content:
+    return load_content(content_dirs or [])
+
+
+@app.command()
+def audit(
+    inventory: InventoryOption,
+    agency: Annotated[list[str] | None, typer.Option("--agency", help="Only this agency (repeatable).")] = None,
+    host: Annotated[list[str] | None, typer.Option("--host", help="Only this host (repeatable).")] = None,
+    check: Annotated[list[str] | None, typer.Option("--check", help="Only this check id (repeatable).")] = None,
+    db: DbOption = DEFAULT_DB_URL,
+    known_hosts: KnownHostsOption = None,
+    content_dir: ContentDirOption = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Hosts audited at once.")] = 8,
+    deadline: Annotated[float, typer.Option(min=1, help="Seconds allowed per host.")] = 300.0,
+    connect_timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed to connect.")] = 10.0,
+) -> None:
+    """Audit the inventory's servers over SSH and store findings with their evidence."""
+    with _errors_to_exit():
+        content = _content(content_dir)
+        inv = load_inventory(inventory)
+        plans = plan_audit(inv, content.select(check), content.profile, agency or (), host or ())
+        if not plans:
+            raise ConfigError(f"{inventory}: no hosts selected")
+        store = open_store(db)
+        options = {
+            "agencies": agency or [],
+            "hosts": host or [],
+            "checks": check or [],
+            "concurrency": concurrency,
+            "deadline_s": deadline,
+            "profile": content.profile.id,
+        }
+        run_id = store.start_run(__version__, content.version, _sha256(inventory), options)
+        collector = SshCollector(
+            known_hosts or default_known_hosts(), connect_timeout_s=connect_timeout, deadline_s=deadline
+        )
+        console.print(f"run [bold]{run_id}[/]: {len(plans)} host(s), {len(content.select(check))} check(s)")
+        results: list[HostResult] = []
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("auditing", total=len(plans))
+
+            def done(result: HostResult) -> None:
+                results.append(result)
+                progress.advance(task)
+
+            try:
+                tally = run_audit(run_id, plans, collector, store, concurrency, on_host_done=done)
+            except BaseException:
+                store.finish_run(run_id, "failed")  # finished hosts stay stored; the run says it broke
+                raise
+        store.finish_run(run_id, "interrupted" if tally.interrupted else "completed")
+        _print_host_table(results)
+        _print_tally(run_id, tally)
+    if tally.interrupted:
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)  # do not wait for hosts still talking; the store has what finished
+    raise typer.Exit(_exit_code(tally))
+
+
+def _exit_code(tally: RunTally) -> int:
+    if tally.hosts_error or tally.by_status[Status.error]:
+        return EXIT_ERRORS
+    if tally.by_status[Status.failed]:
+        return EXIT_FAILURES
+    return EXIT_OK
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_STATUS_STYLE = {"pass": "green", "fail": "red", "error": "magenta", "not_applicable": "dim", "manual": "yellow"}
+
+
+def _print_host_table(results: list[HostResult]) -> None:
+    table = Table(title="Hosts")
+    for column in ("agency", "host", "status", *(s.value for s in Status)):
+        table.add_column(column)
+    for result in sorted(results, key=lambda r: (r.agency_id, r.host_name)):
+        counts = {s: sum(1 for f in result.findings if f.status is s) for s in Status}
+        state = "ok" if result.status is HostStatus.ok else f"error: {result.error_reason}"
+        table.add_row(result.agency_id, result.host_name, terminal_safe(state), *(str(counts[s]) for s in Status))
+    console.print(table)
+
+
+def _print_tally(run_id: str, tally: RunTally) -> None:
+    parts = [f"{status.value}={count}" for status, count in tally.by_status.items()]
+    state = "interrupted" if tally.interrupted else "completed"
+    console.print(f"run {run_id} {state}: hosts ok={tally.hosts_ok} error={tally.hosts_error}; " + " ".join(parts))
+
+
+@app.command()
+def runs(db: DbOption = DEFAULT_DB_URL, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """List audit runs, newest first."""
+    with _errors_to_exit():
+        store = open_store(db)
+        table = Table(title="Runs")
+        for column in ("run", "started", "status", "hosts ok", "hosts error", "pass", "fail", "error", "checklist"):
+            table.add_column(column)
+        for run in store.list_runs(limit):
+            counts = run.finding_counts
+            table.add_row(
+                run.id,
+                run.started_at.isoformat(timespec="seconds"),
+                run.status,
+                str(run.hosts_ok),
+                str(run.hosts_error),
+                str(counts.get("pass", 0)),
+                str(counts.get("fail", 0)),
+                str(counts.get("error", 0)),
+                run.checklist_version,
+            )
+        console.print(table)
+
+
+@app.command()
+def findings(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'latest'.")],
+    status: Annotated[Status | None, typer.Option(help="Only findings with this status.")] = None,
+    agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
+    host: Annotated[str | None, typer.Option(help="Only this host.")] = None,
+    lang: Annotated[str, typer.Option(help="Language of reasons: vi or en.")] = "vi",
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """List the findings of a run."""
+    with _errors_to_exit():
+        store = open_store(db)
+        rows = store.list_findings(run, status=status.value if status else None, agency_id=agency, host_name=host)
+        table = Table(title=f"Findings of {rows[0].run_id if rows else run}")
+        for column in ("id", "host"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("check", no_wrap=True)
+        for column in ("status", "severity", "observed", "expected", "reason"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            reason = row.reason_en if lang == "en" else row.reason_vi
+            table.add_row(
+                str(row.id),
+                row.host_name,
+                row.check_id,
+                Text(row.status, style=_STATUS_STYLE[row.status]),
+                row.severity,
+                terminal_safe(row.observed, 80),
+                row.expected,
+                terminal_safe(reason),
+            )
+        console.print(table)
+
+
+@app.command()
+def evidence(
+    finding: Annotated[int, typer.Argument(help="Finding id (from `auditor findings`).")],
+    db: DbOption = DEFAULT_DB_URL,
+    limit: Annotated[int, typer.Option(help="Characters of output shown per stream.")] = 20000,
+) -> None:
+    """Show the evidence behind one finding: the probe, its output and its SHA-256."""
+    with _errors_to_exit():
+        store = open_store(db)
+        row = store.get_evidence(finding)
+        intact = store.verify_evidence(row.id)
+        console.print(Text(f"host:        {row.host_name}"))
+        console.print(Text(f"probe:       {row.probe_id}"))
+        console.print(Text(f"collected:   {row.collected_at.isoformat()}"))
+        console.print(
+            Text(
+                f"outcome:     {row.outcome}  exit code: {row.exit_code}  duration: {row.duration_s:.3f}s"
+                f"  truncated: {row.truncated}"
+            )
+        )
+        console.print(Text(f"sha256:      {row.sha256} ({'verified' if intact else 'MISMATCH'})"))
+        console.print(Text("command:", style="bold"))
+        console.print(Text(terminal_safe(row.command)))
+        console.print(Text("stdout:", style="bold"))
+        console.print(Text(terminal_safe(row.stdout.decode("utf-8", errors="replace"), limit)))
+        if row.stderr:
+            console.print(Text("stderr:", style="bold"))
+            console.print(Text(terminal_safe(row.stderr.decode("utf-8", errors="replace"), limit)))
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'latest'.")],
+    format: Annotated[str, typer.Option("--format", help="Export format.")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """Export a run in a machine-readable format."""
+    with _errors_to_exit():
+        if format != "json":
+            raise ConfigError(f"--format {format}: supported formats: json")
+        store = open_store(db)
+        text = json.dumps(store.export_run(run), ensure_ascii=False, indent=2, default=str)
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            output.write_text(text + "\n", encoding="utf-8")
+            err_console.print(f"wrote {output}")
+
+
+@checklist_app.command("validate")
+def checklist_validate(content_dir: ContentDirOption = None) -> None:
+    """Validate every checklist and profile file; list every problem with file, check id and field."""
+    with _errors_to_exit():
+        content = _content(content_dir)
+        console.print(f"ok: {len(content.checks)} checks, profile {content.profile.id}, version {content.version}")
+
+
+@checklist_app.command("list")
+def checklist_list(
+    content_dir: ContentDirOption = None,
+    lang: Annotated[str, typer.Option(help="Language of titles: vi or en.")] = "vi",
+) -> None:
+    """List the checks with their severity and requirement references."""
+    with _errors_to_exit():
+        content = _content(content_dir)
+        table = Table(title=f"Checks ({content.version})")
+        table.add_column("id", no_wrap=True)
+        for column in ("severity", "requirements", "title"):
+            table.add_column(column, overflow="fold")
+        for item in content.checks.values():
+            refs = "; ".join(f"{r.framework} {r.clause}" for r in item.requirements)
+            table.add_row(item.id, item.severity.value, refs, item.title.get(lang))
+        console.print(table)
+
+
+@hosts_app.command("trust")
+def hosts_trust(
+    inventory: InventoryOption,
+    agency: Annotated[list[str] | None, typer.Option("--agency", help="Only this agency (repeatable).")] = None,
+    host: Annotated[list[str] | None, typer.Option("--host", help="Only this host (repeatable).")] = None,
+    known_hosts: KnownHostsOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Record without asking (after checking fingerprints).")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a recorded key that changed.")] = False,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed per host.")] = 10.0,
+) -> None:
+    """Show each host's SSH key fingerprint and record it in the tool's known-hosts file."""
+    with _errors_to_exit():
+        inv = load_inventory(inventory)
+        store = KnownHostsStore(known_hosts or default_known_hosts())
+        selected = [
+            h for a in inv.agencies if not agency or a.id in agency for h in a.hosts if not host or h.name in host
+        ]
+        if not selected:
+            raise ConfigError(f"{inventory}: no hosts selected")
+        failures = 0
+        for item in selected:
+            try:
+                key = store.fetch_host_key(item.address, item.port, timeout)
+            except AuditorError as exc:
+                failures += 1
+                err_console.print(
+                    Text(f"{item.name} ({item.address}:{item.port}): {terminal_safe(str(exc))}", style="red")
+                )
+                continue
+            key_fingerprint = fingerprint(key)
+            console.print(Text(f"{item.name} ({item.address}:{item.port}) {key.get_name()} {key_fingerprint}"))
+            if not yes and not typer.confirm("  record this key?", default=False):
+                continue
+            store.trust(item.address, item.port, key, replace=replace)
+            console.print(Text("  recorded", style="green"))
+    raise typer.Exit(EXIT_ERRORS if failures else EXIT_OK)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Log library details (never secrets) to stderr.")] = False,
+) -> None:
+    # paramiko logs every failed handshake with a traceback; per-host errors are reported as
+    # findings instead, so its chatter is only shown with --debug.
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("paramiko").setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
+    if version:
+        console.print(f"auditor {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def main() -> None:
+    app()

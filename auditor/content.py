@@ -1,0 +1,119 @@
+"""Find and load content: checks and profiles shipped in the wheel plus an organisation's own."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from auditor.checks import Check, Profile
+from auditor.errors import ContentError
+from auditor.yamlio import format_validation_error, load_yaml_file
+
+DEFAULT_PROFILE = "level3"
+_NOT_CHECKS = {"profiles", "catalogues"}  # top-level folders of a content dir that hold other things
+
+
+def builtin_content_dir() -> Path:
+    return Path(str(files("auditor.bundled") / "checklists"))
+
+
+@dataclass(frozen=True)
+class Content:
+    checks: dict[str, Check]
+    sources: dict[str, Path]  # check id → file it came from
+    profile: Profile
+    version: str  # "<profile>-<sha256 prefix of every content file>", recorded with each run
+
+    def select(self, ids: Sequence[str] | None) -> list[Check]:
+        if not ids:
+            return list(self.checks.values())
+        unknown = [i for i in ids if i not in self.checks]
+        if unknown:
+            raise ContentError(f"unknown check id(s): {', '.join(unknown)}")
+        return [self.checks[i] for i in ids]
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.yml") if p.is_file())
+
+
+def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROFILE) -> Content:
+    """Load every check and the named profile; raise one ContentError listing every problem."""
+    roots = [builtin_content_dir(), *extra_dirs]
+    problems: list[str] = []
+    checks: dict[str, Check] = {}
+    sources: dict[str, Path] = {}
+    profiles: dict[str, tuple[Profile, Path]] = {}
+    digest = hashlib.sha256()
+    for root in roots:
+        if not root.is_dir():
+            problems.append(f"{root}: content directory not found")
+            continue
+        for path in _yaml_files(root):
+            relative = path.relative_to(root)
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+            kind = relative.parts[0] if len(relative.parts) > 1 else ""
+            if kind == "catalogues":
+                continue
+            try:
+                data = load_yaml_file(path, ContentError)
+            except ContentError as exc:
+                problems.append(str(exc))
+                continue
+            if kind == "profiles":
+                _load_profile(path, data, profiles, problems)
+            else:
+                _load_check(path, data, checks, sources, problems)
+    profile = profiles.get(profile_id)
+    if profile is None:
+        problems.append(f"profile {profile_id!r} not found (known: {', '.join(sorted(profiles)) or 'none'})")
+    else:
+        for check_id, check in checks.items():
+            unknown = sorted(check.input_names() - set(profile[0].inputs))
+            if unknown:
+                problems.append(
+                    f"{sources[check_id]}: check {check_id}: expect refers to unknown input(s) "
+                    f"{', '.join(unknown)} (profile {profile_id} defines: {', '.join(sorted(profile[0].inputs))})"
+                )
+    if problems:
+        raise ContentError("\n".join(problems))
+    assert profile is not None  # noqa: S101 - problems would have been raised above
+    ordered = dict(sorted(checks.items()))
+    return Content(ordered, sources, profile[0], f"{profile_id}-{digest.hexdigest()[:12]}")
+
+
+def _load_check(
+    path: Path, data: object, checks: dict[str, Check], sources: dict[str, Path], problems: list[str]
+) -> None:
+    label = data.get("id") if isinstance(data, dict) else None
+    prefix = f"check {label}: " if isinstance(label, str) else ""
+    try:
+        check = Check.model_validate(data)
+    except ValidationError as exc:
+        problems.append(format_validation_error(path, exc, data, prefix))
+        return
+    if check.id != path.stem:
+        problems.append(f"{path}: check {check.id}: id must equal the file name ({path.stem})")
+        return
+    if check.id in checks:
+        problems.append(f"{path}: check {check.id}: id already defined in {sources[check.id]}")
+        return
+    checks[check.id] = check
+    sources[check.id] = path
+
+
+def _load_profile(path: Path, data: object, profiles: dict[str, tuple[Profile, Path]], problems: list[str]) -> None:
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        problems.append(format_validation_error(path, exc, data, "profile: "))
+        return
+    if profile.id in profiles:
+        problems.append(f"{path}: profile {profile.id}: already defined in {profiles[profile.id][1]}")
+        return
+    profiles[profile.id] = (profile, path)

@@ -1,0 +1,70 @@
+"""Verdicts: one Finding per (host, check), and the per-host result that the store commits at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.inventory import LocalizedText
+from auditor.observations import HostFacts, Observation
+
+
+class Status(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    error = "error"
+    not_applicable = "not_applicable"
+    manual = "manual"
+
+
+class Severity(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class RequirementRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    framework: str  # e.g. "TCVN 11930:2017"
+    clause: str  # exactly as the standard numbers it, e.g. "7.2.2.1"
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check_id: str
+    status: Status
+    severity: Severity
+    observed: str  # what the target showed (capped); "" when nothing was observed
+    expected: str  # the expectation in a compact, language-neutral notation
+    reason: LocalizedText  # one sentence saying why this status
+    requirements: tuple[RequirementRef, ...] = ()
+    evidence_probe_id: str | None = None  # which observation of the same host backs this finding
+
+
+class HostStatus(StrEnum):
+    ok = "ok"  # observed; findings are meaningful
+    error = "error"  # could not be observed; every finding is `error` with the reason
+
+
+class HostResult(BaseModel):
+    """One host of one run, as committed to the store the moment the host finishes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agency_id: str
+    host_name: str
+    address: str
+    status: HostStatus
+    error_reason: str | None = None  # stable code: host_key_unknown, host_key_changed, unreachable, ...
+    error_detail: str | None = None  # one line for people; never contains secrets
+    facts: HostFacts | None = None
+    exec_requests: int = 0
+    started_at: datetime
+    finished_at: datetime
+    findings: tuple[Finding, ...] = ()
+    observations: tuple[Observation, ...] = ()

@@ -1,0 +1,142 @@
+"""The inventory: agencies, their hosts, networks and public websites. Secrets only by reference."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from auditor.errors import InventoryError
+from auditor.yamlio import format_validation_error, load_yaml_file
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+InputValue = int | float | str | bool
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalizedText(StrictModel):
+    vi: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+class Contact(StrictModel):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Host(StrictModel):
+    name: Slug
+    address: str = Field(min_length=1)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(default="root", min_length=1)
+    key_file: Path | None = None  # private key path; omit and set use_agent to rely on ssh-agent
+    use_agent: bool = False
+    password_env: EnvVarName | None = None  # name of an environment variable, never the password
+    sudo: bool = False  # run the probe bundle through `sudo -n sh`
+    roles: tuple[Slug, ...] = ()
+    os_family: str | None = None  # optional hint: debian | rhel
+
+    @field_validator("address")
+    @classmethod
+    def _address_is_host_or_ip(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+                raise ValueError("must be an IP address or a DNS name") from None
+        return value
+
+    @field_validator("os_family")
+    @classmethod
+    def _known_family(cls, value: str | None) -> str | None:
+        if value is not None and value not in {"debian", "rhel"}:
+            raise ValueError("must be 'debian' or 'rhel'")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_credential(self) -> Host:
+        if self.key_file is None and not self.use_agent and self.password_env is None:
+            raise ValueError("give key_file, use_agent: true or password_env (the NAME of an environment variable)")
+        return self
+
+
+class Agency(StrictModel):
+    id: Slug
+    name: LocalizedText
+    contact: Contact | None = None
+    hosts: tuple[Host, ...] = ()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    websites: tuple[AnyHttpUrl, ...] = ()
+    inputs: dict[Slug, InputValue] = Field(default_factory=dict)  # threshold overrides for this agency
+
+    @model_validator(mode="after")
+    def _unique_host_names(self) -> Agency:
+        names = [host.name for host in self.hosts]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate host names: {', '.join(duplicates)}")
+        return self
+
+
+class Inventory(StrictModel):
+    agencies: tuple[Agency, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Inventory:
+        ids = [agency.id for agency in self.agencies]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate agency ids: {', '.join(duplicates)}")
+        hosts = [host.name for agency in self.agencies for host in agency.hosts]
+        shared = sorted({h for h in hosts if hosts.count(h) > 1})
+        if shared:
+            raise ValueError(f"host names must be unique across agencies: {', '.join(shared)}")
+        return self
+
+    def agency(self, agency_id: str) -> Agency:
+        for agency in self.agencies:
+            if agency.id == agency_id:
+                return agency
+        raise InventoryError(f"no agency with id {agency_id!r} (known: {', '.join(a.id for a in self.agencies)})")
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read and validate an inventory; relative key paths are resolved against the file's folder."""
+    data = load_yaml_file(path, InventoryError)
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValueError as exc:
+        raise InventoryError(format_validation_error(path, exc, data)) from None
+    base = path.parent
+    agencies = []
+    for agency in inventory.agencies:
+        hosts = tuple(
+            host.model_copy(update={"key_file": _resolve(base, host.key_file)}) if host.key_file else host
+            for host in agency.hosts
+        )
+        agencies.append(agency.model_copy(update={"hosts": hosts}))
+    return inventory.model_copy(update={"agencies": tuple(agencies)})
+
+
+def _resolve(base: Path, key_file: Path) -> Path:
+    expanded = key_file.expanduser()
+    return expanded if expanded.is_absolute() else (base / expanded)

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the audit store (loaded by Alembic by path, not imported)."""

@@ -1,0 +1,158 @@
+"""The relational schema of the audit store (SQLAlchemy 2 declarative ORM).
+
+The first Alembic revision (``migrations/versions/0001_initial_schema.py``) creates exactly these tables by hand;
+``tests/unit/test_store.py`` checks that the two agree. Any change here needs a new revision.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUN_STATUSES: tuple[str, ...] = ("running", "completed", "interrupted", "failed")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always returned timezone-aware (UTC), on SQLite as on PostgreSQL.
+
+    Naive datetimes handed in are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if dialect.name == "sqlite":  # SQLite keeps text without an offset: store the UTC wall time
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RunRecord(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('running', 'completed', 'interrupted', 'failed')",
+            name="status",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    tool_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    checklist_version: Mapped[str] = mapped_column(Text, nullable=False)
+    inventory_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    # Cached by finish_run; live counts are always computed from run_hosts/findings when read.
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class AgencyRecord(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_vi: Mapped[str] = mapped_column(Text, nullable=False)
+    name_en: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RunHostRecord(Base):
+    __tablename__ = "run_hosts"
+    __table_args__ = (
+        UniqueConstraint("run_id", "host_name", name="uq_run_hosts_run_id_host_name"),
+        Index("ix_run_hosts_agency_id", "agency_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    agency_id: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.id"), nullable=False)
+    host_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    address: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    error_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    exec_requests: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class EvidenceRecord(Base):
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("run_host_id", "probe_id", name="uq_evidence_run_host_id_probe_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_host_id: Mapped[int] = mapped_column(Integer, ForeignKey("run_hosts.id", ondelete="CASCADE"), nullable=False)
+    probe_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    command: Mapped[str] = mapped_column(Text, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stdout: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    stderr: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    duration_s: Mapped[float] = mapped_column(Float, nullable=False)
+    truncated: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class FindingRecord(Base):
+    __tablename__ = "findings"
+    __table_args__ = (
+        Index("ix_findings_run_id_status", "run_id", "status"),
+        Index("ix_findings_run_id_check_id", "run_id", "check_id"),
+        Index("uq_findings_run_host_id_check_id", "run_host_id", "check_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    run_host_id: Mapped[int] = mapped_column(Integer, ForeignKey("run_hosts.id", ondelete="CASCADE"), nullable=False)
+    check_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    observed: Mapped[str] = mapped_column(Text, nullable=False)
+    expected: Mapped[str] = mapped_column(Text, nullable=False)
+    reason_vi: Mapped[str] = mapped_column(Text, nullable=False)
+    reason_en: Mapped[str] = mapped_column(Text, nullable=False)
+    requirements: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False)
+    evidence_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("evidence.id", ondelete="SET NULL"), nullable=True
+    )

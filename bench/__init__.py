@@ -1,0 +1,1 @@
+"""Benchmarks of auditor (not shipped in the wheel)."""

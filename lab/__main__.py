@@ -1,0 +1,57 @@
+"""Command line: ``python -m lab up [N]``, ``python -m lab down [--purge]``, ``python -m lab status``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from lab.api import down, status, up
+from lab.common import LabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description="auditor test lab (run as root)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="build the base if needed and start labh1..labhN")
+    p_up.add_argument("n", nargs="?", type=int, default=3, help="number of hosts (default 3)")
+    p_up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for sshd")
+    p_down = sub.add_parser("down", help="stop all hosts and delete their state")
+    p_down.add_argument("--purge", action="store_true", help="also delete the cached base")
+    sub.add_parser("status", help="show hosts and whether sshd answers")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            t0 = time.monotonic()
+            info = up(args.n, timeout=args.timeout, log=True)
+            print(f"lab: {len(info.hosts)} host(s) ready in {time.monotonic() - t0:.1f}s")
+            print(f"{'host':<8} {'address':<12} {'posture':<9} {'pid':>7}  upperdir")
+            for h in info.hosts:
+                print(f"{h.name:<8} {h.address:<12} {h.posture:<9} {h.pid:>7}  {h.upperdir}")
+            print(f"key:         {info.key_file}")
+            print(f"known_hosts: {info.known_hosts_file}")
+            print(f"info:        {info.state_dir / 'lab.json'}")
+            first = info.hosts[0]
+            print(
+                f"try:         ssh -i {info.key_file} -o UserKnownHostsFile={info.known_hosts_file} "
+                f"{first.user}@{first.address} sudo -n id"
+            )
+        elif args.command == "down":
+            down(purge=args.purge)
+            print("lab: down" + (" (base purged)" if args.purge else ""))
+        else:
+            rows = status()
+            if not rows:
+                print("lab: no hosts")
+            for row in rows:
+                state = f"pid {row.pid}" if row.pid else "not running"
+                ssh = "sshd answers" if row.sshd else "sshd does not answer"
+                print(f"{row.name:<8} {row.address:<12} {row.posture:<9} {state:<14} {ssh}")
+    except LabError as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

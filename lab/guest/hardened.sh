@@ -1,0 +1,190 @@
+# auditor lab posture "hardened": passes the well-known checks (see lab/POSTURES.md).
+
+# --- accounts and password policy -------------------------------------------------------
+setkv /etc/login.defs PASS_MAX_DAYS 90 '	'
+setkv /etc/login.defs PASS_MIN_DAYS 1 '	'
+setkv /etc/login.defs PASS_WARN_AGE 7 '	'
+setkv /etc/login.defs UMASK 027 '		'
+setkv /etc/login.defs ENCRYPT_METHOD YESCRYPT ' '
+useradd -D -f 45
+id alice >/dev/null 2>&1 || useradd -m -s /bin/bash -c "Alice Operator" alice
+echo 'alice:Lab-Hardened-Passw0rd!2024' | chpasswd
+chage -M 90 -m 1 -W 7 -I 45 alice
+cp /etc/issue.net /etc/issue
+
+cat > /etc/security/pwquality.conf <<'PWQ'
+# auditor lab: strong password quality
+minlen = 14
+dcredit = -1
+ucredit = -1
+lcredit = -1
+ocredit = -1
+minclass = 4
+maxrepeat = 3
+retry = 3
+enforce_for_root
+PWQ
+cat > /etc/security/faillock.conf <<'FL'
+# auditor lab: lock after 5 failures for 15 minutes
+deny = 5
+unlock_time = 900
+fail_interval = 900
+FL
+cat > /etc/pam.d/common-auth <<'PAM'
+# auditor lab (hardened): faillock around pam_unix, no nullok
+auth	required			pam_faillock.so preauth silent deny=5 unlock_time=900
+auth	[success=1 default=ignore]	pam_unix.so
+auth	[default=die]			pam_faillock.so authfail deny=5 unlock_time=900
+auth	requisite			pam_deny.so
+auth	required			pam_permit.so
+auth	sufficient			pam_faillock.so authsucc deny=5 unlock_time=900
+PAM
+cat > /etc/pam.d/common-account <<'PAM'
+# auditor lab (hardened)
+account	[success=1 new_authtok_reqd=done default=ignore]	pam_unix.so
+account	requisite			pam_deny.so
+account	required			pam_permit.so
+account	required			pam_faillock.so
+PAM
+cat > /etc/pam.d/common-password <<'PAM'
+# auditor lab (hardened): quality, history of 10, strong hash
+password	requisite			pam_pwquality.so retry=3
+password	requisite			pam_pwhistory.so remember=10 enforce_for_root use_authtok
+password	[success=1 default=ignore]	pam_unix.so obscure use_authtok try_first_pass yescrypt
+password	requisite			pam_deny.so
+password	required			pam_permit.so
+PAM
+cat > /etc/profile.d/tmout.sh <<'TM'
+# auditor lab: idle shells end after 5 minutes
+TMOUT=300
+readonly TMOUT
+export TMOUT
+TM
+
+# --- sshd ------------------------------------------------------------------------------
+cat > /etc/ssh/sshd_config <<'SSHD'
+# auditor lab (hardened)
+Port 22
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+HostKey /etc/ssh/ssh_host_rsa_key
+SyslogFacility AUTH
+LogLevel VERBOSE
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication no
+PermitEmptyPasswords no
+KbdInteractiveAuthentication no
+HostbasedAuthentication no
+IgnoreRhosts yes
+UsePAM yes
+X11Forwarding no
+AllowTcpForwarding no
+AllowAgentForwarding no
+PermitUserEnvironment no
+MaxAuthTries 4
+MaxSessions 10
+MaxStartups 10:30:60
+LoginGraceTime 60
+ClientAliveInterval 300
+ClientAliveCountMax 1
+Banner /etc/issue.net
+PrintMotd no
+AcceptEnv LANG LC_*
+Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr
+MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512,hmac-sha2-256
+KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256
+Subsystem sftp /usr/lib/openssh/sftp-server
+SSHD
+chmod 600 /etc/ssh/sshd_config
+
+# --- logging: rsyslog forwards to the central server (queued), logrotate keeps 13 weeks ---
+cat > /etc/rsyslog.d/90-remote.conf <<RS
+# auditor lab: forward everything to the central log server over TCP. The in-memory queue
+# and endless retry keep logging going when the server is unreachable.
+\$ActionQueueType LinkedList
+\$ActionQueueSize 10000
+\$ActionQueueSaveOnShutdown off
+\$ActionResumeRetryCount -1
+*.* @@$LAB_HOSTSIDE:514
+RS
+sed -i -E 's/^([[:space:]]*)rotate[[:space:]]+[0-9]+/\1rotate 13/; s/^([[:space:]]*)(daily|monthly)$/\1weekly/' /etc/logrotate.d/rsyslog
+sed -i -E 's/^rotate[[:space:]]+[0-9]+/rotate 13/; s/^(daily|monthly)$/weekly/' /etc/logrotate.conf
+
+# --- time: chrony with one server (runs with -x: it never touches the clock) ------------
+sed -i -E '/^(pool|server|rtcsync)([[:space:]]|$)/d' /etc/chrony/chrony.conf
+printf 'server %s iburst\n' "$LAB_HOSTSIDE" >> /etc/chrony/chrony.conf
+
+# --- firewall --------------------------------------------------------------------------
+cat > /etc/nftables.conf <<'NFT'
+#!/usr/sbin/nft -f
+# auditor lab (hardened): default deny inbound
+flush ruleset
+table inet filter {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		iif "lo" accept
+		ip saddr 127.0.0.0/8 iif != "lo" drop
+		ct state established,related accept
+		ct state invalid drop
+		tcp dport 22 ct state new accept
+		icmp type echo-request accept
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+	}
+	chain output {
+		type filter hook output priority filter; policy accept;
+	}
+}
+NFT
+chmod 700 /etc/nftables.conf
+
+# --- kernel parameters: the file is complete; the lab applies only net.ipv4.* (per namespace)
+cat > /etc/sysctl.d/60-lab-hardening.conf <<'SYS'
+# auditor lab (hardened)
+net.ipv4.ip_forward = 0
+net.ipv4.conf.all.send_redirects = 0
+net.ipv4.conf.default.send_redirects = 0
+net.ipv4.conf.all.accept_redirects = 0
+net.ipv4.conf.default.accept_redirects = 0
+net.ipv4.conf.all.accept_source_route = 0
+net.ipv4.conf.all.rp_filter = 1
+net.ipv4.conf.all.log_martians = 1
+net.ipv4.icmp_echo_ignore_broadcasts = 1
+net.ipv4.tcp_syncookies = 1
+kernel.randomize_va_space = 2
+kernel.dmesg_restrict = 1
+fs.suid_dumpable = 0
+SYS
+
+# --- audit configuration (the daemon cannot run in a lab host; its files are real) -------
+dpkg -i "$G"/debs/auditd/*.deb >/dev/null
+cat > /etc/audit/rules.d/50-lab.rules <<'AR'
+-w /etc/sudoers -p wa -k scope
+-w /etc/sudoers.d -p wa -k scope
+-w /etc/passwd -p wa -k identity
+-w /etc/group -p wa -k identity
+-w /etc/shadow -p wa -k identity
+-w /etc/gshadow -p wa -k identity
+-w /var/log/lastlog -p wa -k logins
+-w /var/run/faillock -p wa -k logins
+-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -k time-change
+-w /etc/localtime -p wa -k time-change
+-w /etc/ssh/sshd_config -p wa -k sshd
+-e 2
+AR
+augenrules >/dev/null 2>&1 || true
+setkv /etc/audit/auditd.conf max_log_file_action keep_logs ' = '
+setkv /etc/audit/auditd.conf space_left_action email ' = '
+setkv /etc/audit/auditd.conf action_mail_acct root ' = '
+setkv /etc/audit/auditd.conf admin_space_left_action single ' = '
+
+# --- file permissions ----------------------------------------------------------------------
+chown root:root /etc/passwd /etc/group
+chmod 644 /etc/passwd /etc/group
+chown root:shadow /etc/shadow /etc/gshadow
+chmod 640 /etc/shadow /etc/gshadow
+chmod 600 /etc/crontab
+chmod 700 /etc/cron.d /etc/cron.daily /etc/cron.hourly /etc/cron.weekly /etc/cron.monthly
+chmod 600 /etc/ssh/ssh_host_*_key

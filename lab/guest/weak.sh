@@ -1,0 +1,69 @@
+# auditor lab posture "weak": fails the well-known checks (see lab/POSTURES.md).
+
+# --- accounts: weak root password, an empty password, an extra UID 0 -------------------
+setkv /etc/login.defs PASS_MAX_DAYS 99999 '	'
+setkv /etc/login.defs PASS_MIN_DAYS 0 '	'
+setkv /etc/login.defs UMASK 022 '		'
+echo 'root:root' | chpasswd
+id bob >/dev/null 2>&1 || useradd -m -s /bin/bash -c "Bob Legacy" bob
+echo 'bob:bob123' | chpasswd
+id guest >/dev/null 2>&1 || useradd -m -s /bin/bash -c "Guest" guest
+passwd -d guest >/dev/null
+id toor >/dev/null 2>&1 || useradd -o -u 0 -g 0 -M -d /root -s /bin/bash -c "backdoor root" toor
+echo 'toor:toor' | chpasswd
+
+# --- PAM: default stacks without pwquality, faillock or pwhistory; nullok kept ---------
+cat > /etc/pam.d/common-auth <<'PAM'
+auth	[success=1 default=ignore]	pam_unix.so nullok
+auth	requisite			pam_deny.so
+auth	required			pam_permit.so
+PAM
+cat > /etc/pam.d/common-account <<'PAM'
+account	[success=1 new_authtok_reqd=done default=ignore]	pam_unix.so
+account	requisite			pam_deny.so
+account	required			pam_permit.so
+PAM
+cat > /etc/pam.d/common-password <<'PAM'
+password	[success=1 default=ignore]	pam_unix.so obscure yescrypt
+password	requisite			pam_deny.so
+password	required			pam_permit.so
+PAM
+
+# --- sshd: root and password logins, empty passwords, X11, weak algorithms -------------
+cat > /etc/ssh/sshd_config <<'SSHD'
+# auditor lab (weak)
+Port 22
+LogLevel VERBOSE
+PermitRootLogin yes
+PasswordAuthentication yes
+PermitEmptyPasswords yes
+KbdInteractiveAuthentication yes
+UsePAM yes
+X11Forwarding yes
+AllowTcpForwarding yes
+MaxAuthTries 10
+LoginGraceTime 300
+PrintMotd no
+AcceptEnv LANG LC_*
+Ciphers +aes128-cbc,aes256-cbc,3des-cbc
+MACs +hmac-sha1,hmac-sha1-96,hmac-md5
+KexAlgorithms +diffie-hellman-group14-sha1,diffie-hellman-group1-sha1
+HostKeyAlgorithms +ssh-rsa
+PubkeyAcceptedAlgorithms +ssh-rsa
+Subsystem sftp /usr/lib/openssh/sftp-server
+SSHD
+chmod 644 /etc/ssh/sshd_config
+
+# --- no logging, no cron, no time sync -------------------------------------------------
+# rsyslog stays installed (telnetd depends on a system log daemon) but is not started.
+apt-get -q -y -o Dpkg::Use-Pty=0 purge cron chrony logrotate >/dev/null
+
+# --- telnet through inetd on port 23 -------------------------------------------------
+dpkg -i "$G"/debs/telnet/*.deb >/dev/null
+update-inetd --enable telnet
+grep -q '^telnet' /etc/inetd.conf
+
+# --- sloppy permissions -----------------------------------------------------------------
+chmod 644 /etc/shadow
+printf '# legacy application settings\ndb_password=changeme\n' > /etc/legacy-app.conf
+chmod 666 /etc/legacy-app.conf

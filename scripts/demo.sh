@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job end to end: set up, start the lab's five hosts, enrol their SSH keys, audit them
+# into the default SQLite database (./auditor.db) and export the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+.venv/bin/python -m lab up 5
+mkdir -p out
+# Lab hosts get new keys when the lab is rebuilt, hence a demo-only known-hosts file and --replace.
+# For real servers, compare each fingerprint with the one the agency gives you before recording it.
+export AUDITOR_KNOWN_HOSTS="$PWD/out/demo_known_hosts"
+.venv/bin/auditor hosts trust --inventory examples/inventory.yml --yes --replace
+
+status=0
+.venv/bin/auditor audit --inventory examples/inventory.yml || status=$?
+# Exit status 1 (failures found) or 2 (errors) is an audit result, not a failure of the demo.
+[ "$status" -le 2 ] || exit "$status"
+
+.venv/bin/auditor runs --limit 5
+.venv/bin/auditor findings latest --status fail --host vhnt-web | head -n 40
+.venv/bin/auditor export latest --format json --output out/latest-run.json
+echo "demo: findings stored in ./auditor.db; export in out/latest-run.json"

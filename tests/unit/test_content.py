@@ -1,0 +1,112 @@
+"""Content is tested like code: every shipped file is valid, and bad files get precise errors."""
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from auditor.content import Content, builtin_content_dir, load_content
+from auditor.errors import ContentError
+
+
+@cache
+def shipped() -> Content:
+    return load_content()
+
+
+CHECK_FILES = sorted(p for p in (builtin_content_dir() / "linux").glob("*.yml"))
+
+
+def test_builtin_content_loads() -> None:
+    content = load_content()
+    assert len(content.checks) >= 15
+    assert content.profile.id == "level3"
+    assert content.version.startswith("level3-")
+
+
+@pytest.mark.parametrize("path", CHECK_FILES, ids=lambda p: p.stem)
+def test_every_check_is_complete(path: Path) -> None:
+    check = shipped().checks[path.stem]
+    assert check.title.vi and check.title.en
+    assert {ref.framework for ref in check.requirements} == {"TCVN 11930:2017", "TCVN 14423:2026"}
+    assert check.rationale.vi and check.remediation.vi and check.remediation.en
+    assert check.probe is not None and check.expect is not None
+    # Probes are read-only: no redirection into files, no package managers changing state.
+    command = check.probe.command
+    for forbidden in (" > /", ">>", "rm ", "sed -i", "apt-get install", "dnf install", "chmod", "chown", "tee "):
+        assert forbidden not in command, f"{check.id} probe contains {forbidden!r}"
+
+
+def _write(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_CHECK = """\
+id: org_motd_present
+title: {vi: "Có thông báo đăng nhập", en: "A login banner exists"}
+requirements: [{framework: "TCVN 11930:2017", clause: "7.2.2.2"}]
+severity: low
+probe: {command: "cat /etc/motd"}
+expect: {empty: false}
+rationale: {vi: "Lý do", en: "Why"}
+remediation: {vi: "Cách sửa", en: "How"}
+"""
+
+
+def test_content_dir_adds_an_organisations_checks(tmp_path: Path) -> None:
+    _write(tmp_path, "linux/org_motd_present.yml", GOOD_CHECK)
+    content = load_content([tmp_path])
+    assert "org_motd_present" in content.checks
+    assert content.version != shipped().version  # the version covers added content
+
+
+def test_error_names_file_check_and_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, "linux/org_motd_present.yml", GOOD_CHECK.replace("severity: low", "severity: huge"))
+    with pytest.raises(ContentError) as caught:
+        load_content([tmp_path])
+    message = str(caught.value)
+    assert str(path) in message and "check org_motd_present" in message and "severity" in message
+
+
+def test_nested_expectation_error_names_the_path(tmp_path: Path) -> None:
+    bad = GOOD_CHECK.replace("expect: {empty: false}", 'expect: {all: [{number: {op: "=<", value: 1}}]}')
+    _write(tmp_path, "linux/org_motd_present.yml", bad)
+    with pytest.raises(ContentError, match=r"expect → all\[0\] → number → op"):
+        load_content([tmp_path])
+
+
+def test_id_must_equal_file_name(tmp_path: Path) -> None:
+    _write(tmp_path, "linux/other_name.yml", GOOD_CHECK)
+    with pytest.raises(ContentError, match="id must equal the file name"):
+        load_content([tmp_path])
+
+
+def test_duplicate_id_names_both_files(tmp_path: Path) -> None:
+    shipped = GOOD_CHECK.replace("org_motd_present", "sshd_permit_root_login_disabled")
+    _write(tmp_path, "linux/sshd_permit_root_login_disabled.yml", shipped)
+    with pytest.raises(ContentError, match="already defined in"):
+        load_content([tmp_path])
+
+
+def test_unknown_input_is_reported(tmp_path: Path) -> None:
+    bad = GOOD_CHECK.replace("expect: {empty: false}", 'expect: {number: {op: "<=", value: {input: nope}}}')
+    _write(tmp_path, "linux/org_motd_present.yml", bad)
+    with pytest.raises(ContentError, match="unknown input"):
+        load_content([tmp_path])
+
+
+def test_invalid_yaml_names_line(tmp_path: Path) -> None:
+    _write(tmp_path, "linux/org_motd_present.yml", "id: [unclosed\n")
+    with pytest.raises(ContentError, match=r"org_motd_present.yml: line \d+"):
+        load_content([tmp_path])
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    _write(tmp_path, "linux/org_a_x.yml", "id: org_a_x\n")
+    _write(tmp_path, "linux/org_b_x.yml", "id: org_b_x\n")
+    with pytest.raises(ContentError) as caught:
+        load_content([tmp_path])
+    assert "org_a_x" in str(caught.value) and "org_b_x" in str(caught.value)

@@ -1,0 +1,119 @@
+"""Pure evaluation and planning, fed with recorded observations."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from auditor.content import load_content
+from auditor.evaluate import evaluate, host_error_finding
+from auditor.findings import Status
+from auditor.inventory import Agency, Host, Inventory, LocalizedText
+from auditor.observations import HostFacts, Observation, ProbeOutcome
+from auditor.plan import plan_audit, plan_host
+
+CONTENT = load_content()
+ROOT_LOGIN = CONTENT.checks["sshd_permit_root_login_disabled"]
+IDLE = CONTENT.checks["sshd_idle_timeout_configured"]
+FACTS = HostFacts(os_family="debian", os_id="debian")
+INPUTS = CONTENT.profile.values()
+
+
+def observed(
+    probe_id: str,
+    stdout: bytes = b"",
+    exit_code: int | None = 0,
+    stderr: bytes = b"",
+    outcome: ProbeOutcome = ProbeOutcome.completed,
+) -> Observation:
+    return Observation(
+        probe_id=probe_id,
+        command="cmd",
+        outcome=outcome,
+        exit_code=exit_code,
+        stdout=stdout,
+        stderr=stderr,
+        collected_at=datetime.now(UTC),
+    )
+
+
+def test_weak_value_fails_with_observed_and_reason() -> None:
+    finding = evaluate(ROOT_LOGIN, observed(ROOT_LOGIN.id, b"yes\n"), FACTS, INPUTS)
+    assert finding.status is Status.failed
+    assert finding.observed == "yes"
+    assert finding.expected == '= "no"'
+    assert "“yes”" in finding.reason.vi and "“yes”" in finding.reason.en
+    assert finding.evidence_probe_id == ROOT_LOGIN.id
+
+
+def test_compliant_value_passes() -> None:
+    assert evaluate(ROOT_LOGIN, observed(ROOT_LOGIN.id, b"no\n"), FACTS, INPUTS).status is Status.passed
+
+
+def test_inputs_come_from_the_profile_and_overrides() -> None:
+    assert evaluate(IDLE, observed(IDLE.id, b"600\n"), FACTS, INPUTS).status is Status.failed
+    relaxed = {**INPUTS, "idle_timeout_seconds": 600}
+    finding = evaluate(IDLE, observed(IDLE.id, b"600\n"), FACTS, relaxed)
+    assert finding.status is Status.passed and finding.expected == "all(> 0; <= 600)"
+
+
+@pytest.mark.parametrize(
+    ("observation", "status", "phrase"),
+    [
+        (observed("x", b"", 2, b"sshd: no hostkeys available"), Status.error, "no hostkeys available"),
+        (observed("x", b"OpenSSH server is not installed\n", 100), Status.not_applicable, "not installed"),
+        (observed("x", b"", None, outcome=ProbeOutcome.timed_out), Status.error, "timed out"),
+        (observed("x", b"", None, outcome=ProbeOutcome.skipped), Status.not_applicable, "OS family"),
+        (observed("x", b"", None, outcome=ProbeOutcome.missing), Status.error, "no result came back"),
+    ],
+)
+def test_probe_outcomes(observation: Observation, status: Status, phrase: str) -> None:
+    finding = evaluate(ROOT_LOGIN, observation, FACTS, INPUTS)
+    assert finding.status is status
+    assert phrase in finding.reason.en
+
+
+def test_a_failing_probe_is_an_error_not_a_pass() -> None:
+    # `empty: true` would pass on no output; a command that failed must not be read as compliant.
+    check = CONTENT.checks["accounts_no_empty_passwords"]
+    finding = evaluate(check, observed(check.id, b"", 2, b"awk: cannot open /etc/shadow"), FACTS, INPUTS)
+    assert finding.status is Status.error
+
+
+def test_host_errors_carry_the_reason_code() -> None:
+    finding = host_error_finding(ROOT_LOGIN, "host_key_changed", "10.0.0.1:22")
+    assert finding.status is Status.error
+    assert "differs from the enrolled key" in finding.reason.en
+
+
+def _agency(*hosts: Host) -> Agency:
+    return Agency(id="demo", name=LocalizedText(vi="Thử", en="Demo"), hosts=hosts)
+
+
+def test_plan_sends_applicable_checks_and_decides_the_rest() -> None:
+    host = Host(name="db1", address="10.0.0.1", key_file="k", roles=("db",), os_family="rhel")
+    web_only = ROOT_LOGIN.model_copy(
+        update={"applies_to": ROOT_LOGIN.applies_to.model_copy(update={"roles": ("web",)})}
+    )
+    debian_only = IDLE.model_copy(
+        update={"applies_to": IDLE.applies_to.model_copy(update={"os_families": ("debian",)})}
+    )
+    plan = plan_host(_agency(host), host, [web_only, debian_only], CONTENT.profile)
+    assert plan.to_probe == ()
+    assert {f.status for f in plan.decided} == {Status.not_applicable}
+    assert "roles web" in plan.decided[0].reason.en or "web" in plan.decided[0].reason.en
+
+
+def test_plan_carries_os_scope_to_the_target_when_unknown() -> None:
+    host = Host(name="web1", address="10.0.0.1", key_file="k")
+    debian_only = IDLE.model_copy(
+        update={"applies_to": IDLE.applies_to.model_copy(update={"os_families": ("debian",)})}
+    )
+    [request] = plan_host(_agency(host), host, [debian_only], CONTENT.profile).requests()
+    assert request.os_families == ("debian",) and request.probe_id == IDLE.id
+
+
+def test_plan_filters_by_host() -> None:
+    hosts = (Host(name="a1", address="10.0.0.1", key_file="k"), Host(name="a2", address="10.0.0.2", key_file="k"))
+    inventory = Inventory(agencies=(_agency(*hosts),))
+    plans = plan_audit(inventory, [ROOT_LOGIN], CONTENT.profile, host_names=["a2"])
+    assert [p.host.name for p in plans] == ["a2"]

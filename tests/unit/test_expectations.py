@@ -1,0 +1,101 @@
+"""Matchers, one behaviour each, against recorded probe outputs."""
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from auditor.expectations import Expectation, ProbeOutput, input_names
+
+adapter = TypeAdapter(Expectation)
+
+
+def judge(spec: dict, output: str, inputs: dict | None = None) -> bool:
+    return adapter.validate_python(spec).match(ProbeOutput(output), inputs or {}).ok
+
+
+@pytest.mark.parametrize(
+    ("spec", "output", "ok"),
+    [
+        ({"equals": "no"}, "no\n", True),
+        ({"equals": "no"}, "No", True),  # case-insensitive by default, as sshd -T values are
+        ({"equals": "no", "ignore_case": False}, "No", False),
+        ({"equals": "no"}, "yes", False),
+        ({"equals": "no"}, "", False),
+        ({"regex": "^(no|prohibit-password)$"}, "prohibit-password", True),
+        ({"regex": "^no$"}, "yes\nno", True),  # multi-line mode: any line may match
+        ({"regex": "^no$"}, "nope", False),
+        ({"number": {"op": "<=", "value": 300}}, "300", True),
+        ({"number": {"op": "<=", "value": 300}}, "301", False),
+        ({"number": {"op": ">", "value": 0}}, "0", False),
+        ({"number": {"op": ">=", "value": 14}}, "14\n16", True),  # every line must satisfy
+        ({"number": {"op": ">=", "value": 14}}, "14\n8", False),
+        ({"number": {"op": "<=", "value": 5}}, "", False),  # nothing configured is not compliant
+        ({"number": {"op": "<=", "value": 5}}, "five", False),
+        ({"number": {"op": "==", "value": 1.5}}, "1.5", True),
+        ({"number": {"op": "!=", "value": 0}}, "nan", False),
+        ({"contains": ["a", "b"]}, "b\na\nc", True),
+        ({"contains": ["a", "b"]}, "a\nc", False),
+        ({"excludes": ["telnet"]}, "ssh\nhttp", True),
+        ({"excludes": ["telnet"]}, "ssh\ntelnet", False),
+        ({"empty": True}, "  \n", True),
+        ({"empty": True}, "guest", False),
+        ({"empty": False}, "rsyslogd", True),
+        ({"empty": False}, "", False),
+    ],
+)
+def test_single_matchers(spec: dict, output: str, ok: bool) -> None:
+    assert judge(spec, output) is ok
+
+
+@pytest.mark.parametrize(
+    ("combinator", "children_ok", "ok"),
+    [
+        ("all", [True, True], True),
+        ("all", [True, False], False),
+        ("any", [False, True], True),
+        ("any", [False, False], False),
+        ("none", [False, False], True),
+        ("none", [False, True], False),
+    ],
+)
+def test_composition_truth_table(combinator: str, children_ok: list[bool], ok: bool) -> None:
+    children = [{"equals": "x"} if child else {"equals": "y"} for child in children_ok]
+    assert judge({combinator: children}, "x") is ok
+
+
+def test_nested_composition() -> None:
+    spec = {"all": [{"empty": False}, {"none": [{"regex": "cbc"}, {"regex": "arcfour"}]}]}
+    assert judge(spec, "aes256-gcm@openssh.com\nchacha20-poly1305@openssh.com")
+    assert not judge(spec, "aes256-ctr\naes128-cbc")
+    assert not judge(spec, "")
+
+
+def test_inputs_are_resolved_and_listed() -> None:
+    spec = {"all": [{"number": {"op": ">", "value": 0}}, {"number": {"op": "<=", "value": {"input": "idle"}}}]}
+    expectation = adapter.validate_python(spec)
+    assert input_names(expectation) == {"idle"}
+    assert expectation.match(ProbeOutput("300"), {"idle": 300}).ok
+    assert not expectation.match(ProbeOutput("300"), {"idle": 200}).ok
+    assert expectation.describe({"idle": 300}) == "all(> 0; <= 300)"
+
+
+def test_failure_explains_itself() -> None:
+    outcome = adapter.validate_python({"all": [{"empty": False}, {"number": {"op": "<=", "value": 4}}]}).match(
+        ProbeOutput("10"), {}
+    )
+    assert (outcome.ok, outcome.key, outcome.params["line"]) == (False, "number", "10")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"foo": 1},  # unknown key
+        {"equals": False},  # YAML `no` unquoted is a boolean: refused, must be quoted
+        {"number": {"op": "=<", "value": 1}},
+        {"regex": "("},
+        {"all": []},
+        {"equals": "x", "extra": 1},
+    ],
+)
+def test_malformed_expectations_are_refused(spec: dict) -> None:
+    with pytest.raises(ValidationError):
+        adapter.validate_python(spec)
