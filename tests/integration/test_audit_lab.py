@@ -47,9 +47,9 @@ def test_every_host_was_observed_in_one_exec_request(first_run) -> None:  # type
     for host in hosts:
         assert host.status == "ok", host.error_detail
         assert host.exec_requests == 1
-        assert host.facts["os_family"] == "debian"
-        assert host.facts["os_id"] == "debian"
-        assert host.facts["uid"] == 0  # probes ran through sudo -n
+        assert host.facts.os_family == "debian"
+        assert host.facts.os_id == "debian"
+        assert host.facts.uid == 0  # probes ran through sudo -n
 
 
 def test_findings_carry_evidence_whose_hash_verifies(first_run) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_second_run_adds_a_run_and_leaves_the_first_untouched(audit, first_run) 
 def test_cli_lists_findings_evidence_and_exports(first_run, workdir: Path) -> None:  # type: ignore[no-untyped-def]
     store, run_id, _ = first_run
     db = f"sqlite:///{workdir / 'audit.db'}"
-    listed = run_cli("findings", run_id[:12], "--status", "fail", "--host", "labh2", "--db", db)
+    listed = run_cli("findings", run_id[:-1], "--status", "fail", "--host", "labh2", "--db", db)
     assert listed.returncode == 0, listed.stderr
     assert "sshd_permit_root_login_disabled" in listed.stdout
     row = _finding(store, run_id, "labh2", "sshd_permit_root_login_disabled")

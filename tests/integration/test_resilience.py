@@ -140,7 +140,7 @@ def test_unreachable_host_does_not_stop_the_others(lab, enrolled, workdir: Path)
         "address": "127.0.0.1",
         "port": port,
         "user": "auditor",
-        "key_file": "/nonexistent",
+        "key_file": str(lab.key_file),
         "sudo": True,
     }
     inventory = lab_inventory(lab, workdir / "with_ghost.yml", extra_hosts=[ghost])
