@@ -90,17 +90,8 @@ def enrolled(lab, workdir: Path) -> tuple[Path, Path]:  # type: ignore[no-untype
 def audit(enrolled: tuple[Path, Path], workdir: Path) -> Callable[..., AuditCall]:
     inventory, known_hosts = enrolled
 
-    def _audit(*extra: str, db: Path | None = None, inventory_file: Path | None = None) -> AuditCall:
-        database = db or workdir / "audit.db"
-        return run_cli(
-            "audit",
-            "--inventory",
-            str(inventory_file or inventory),
-            "--known-hosts",
-            str(known_hosts),
-            "--db",
-            f"sqlite:///{database}",
-            *extra,
-        )
+    def _audit(*extra: str, db: Path | None = None, db_url: str | None = None) -> AuditCall:
+        url = db_url or f"sqlite:///{db or workdir / 'audit.db'}"
+        return run_cli("audit", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--db", url, *extra)
 
     return _audit

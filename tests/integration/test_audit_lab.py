@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -93,8 +95,6 @@ def test_cli_lists_findings_evidence_and_exports(first_run, workdir: Path) -> No
     assert shown.returncode == 0 and "verified" in shown.stdout and "sshd -T" in shown.stdout
     exported = run_cli("export", run_id, "--format", "json", "--db", db)
     assert exported.returncode == 0
-    import json
-
     document = json.loads(exported.stdout)
     assert document["run"]["id"] == run_id
     runs = run_cli("runs", "--db", db)
@@ -120,3 +120,18 @@ def test_nothing_is_written_on_the_target(lab, audit) -> None:  # type: ignore[n
     after = {name: snapshot(upper) for name, upper in uppers.items()}
     for name in uppers:
         assert after[name] == before[name], f"{name}: files changed by an audit"
+
+
+@pytest.mark.postgres
+def test_audit_into_postgresql(audit) -> None:  # type: ignore[no-untyped-def]
+    url = os.environ.get("AUDITOR_TEST_PG_URL")
+    if not url:
+        pytest.skip("AUDITOR_TEST_PG_URL is not set")
+    call = audit("--host", "labh2", db_url=url)
+    assert call.returncode == 1, call.stdout + call.stderr
+    store = open_store(url)
+    run_id = store.list_runs(1)[0].id
+    [row] = store.list_findings(run_id, host_name="labh2", check_id="sshd_permit_root_login_disabled")
+    assert (row.status, row.observed) == ("fail", "yes")
+    assert store.verify_evidence(store.get_evidence(row.id).id)
+    assert store.get_run(run_id).status == "completed"
