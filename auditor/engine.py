@@ -25,7 +25,7 @@ class Collector(Protocol):
 
 
 class ResultSink(Protocol):
-    def save_host_result(self, run_id: str, agency: Agency, result: HostResult) -> None: ...
+    def save_host_result(self, run_id: str, agency: Agency, result: HostResult) -> object: ...
 
 
 @dataclass

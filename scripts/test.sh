@@ -24,4 +24,5 @@ export AUDITOR_REQUIRE_LAB=1
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check auditor tests lab bench
+.venv/bin/mypy auditor
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

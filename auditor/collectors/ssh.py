@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import paramiko
 
@@ -31,7 +32,7 @@ def _clip(text: str, limit: int = _STDERR_LINE_MAX) -> str:
 class _RejectUnknownHost(paramiko.RejectPolicy):
     """RejectPolicy that says *why*: the host is not in the tool's known-hosts file at all."""
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
         raise HostKeyError(
             f"{hostname}: host key not trusted yet ({key.get_name()} {fingerprint(key)}); "
             "verify the fingerprint out of band and record it first",

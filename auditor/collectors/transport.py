@@ -132,7 +132,7 @@ class ParamikoTransport:
             progressed = False
             if sent < len(view) and channel.send_ready():
                 try:
-                    sent += channel.send(view[sent : sent + _READ_CHUNK])
+                    sent += channel.send(bytes(view[sent : sent + _READ_CHUNK]))
                     progressed = True
                 except TimeoutError:
                     pass
