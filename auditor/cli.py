@@ -218,23 +218,21 @@ def findings(
     with _errors_to_exit():
         store = open_store(db)
         rows = store.list_findings(run, status=status.value if status else None, agency_id=agency, host_name=host)
-        table = Table(title=f"Findings of {rows[0].run_id if rows else run}")
-        for column in ("id", "host"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("check", no_wrap=True)
-        for column in ("status", "severity", "observed", "expected", "reason"):
-            table.add_column(column, overflow="fold")
+        table = Table(title=f"Findings of {rows[0].run_id if rows else run}", show_lines=True)
+        table.add_column("id", no_wrap=True)
+        table.add_column("host", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("check · reason", ratio=3, overflow="fold")
+        table.add_column("observed → expected", ratio=2, overflow="fold")
         for row in rows:
             reason = row.reason_en if lang == "en" else row.reason_vi
+            described = Text(row.check_id, style="bold")
+            described.append(f" ({row.severity})\n", style="dim")
+            described.append(terminal_safe(reason))
+            values = Text(terminal_safe(row.observed, 80) or "∅")
+            values.append(f"\n→ {row.expected}" if row.expected else "", style="dim")
             table.add_row(
-                str(row.id),
-                row.host_name,
-                row.check_id,
-                Text(row.status, style=_STATUS_STYLE[row.status]),
-                row.severity,
-                terminal_safe(row.observed, 80),
-                row.expected,
-                terminal_safe(reason),
+                str(row.id), row.host_name, Text(row.status, style=_STATUS_STYLE[row.status]), described, values
             )
         console.print(table)
 
