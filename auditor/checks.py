@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from auditor.expectations import Expectation, input_names
-from auditor.findings import RequirementRef, Severity
+from auditor.findings import Severity
 from auditor.inventory import LocalizedText, Slug
 
 CheckId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$", max_length=80)]
@@ -42,10 +42,13 @@ class Remediation(_Strict):
 
 
 class Check(_Strict):
+    """What to observe and what to expect. Which clauses it evidences is said by the catalogues
+    (checklists/catalogues/), never by the check itself."""
+
     id: CheckId
     title: LocalizedText
-    requirements: tuple[RequirementRef, ...] = Field(min_length=1)
     severity: Severity
+    scope: Literal["host", "agency"] = "host"  # agency: answered once per agency (manual evidence)
     applies_to: Applicability = Applicability()
     probe: Probe | None = None  # absent: a manual check answered by evidence, not by a machine
     expect: Expectation | None = None
@@ -59,6 +62,8 @@ class Check(_Strict):
             raise ValueError("a check with a probe needs an `expect`")
         if self.probe is None and (self.expect is not None or self.evidence_required is None):
             raise ValueError("a check without a probe is manual: give `evidence_required` and no `expect`")
+        if self.scope == "agency" and self.probe is not None:
+            raise ValueError("agency-scope checks are manual: they have no probe")
         return self
 
     @property

@@ -103,7 +103,9 @@ def audit(
     with _errors_to_exit():
         content = _content(content_dir)
         inv = load_inventory(inventory)
-        plans = plan_audit(inv, content.select(check), content.profile, agency or (), host or ())
+        selected = content.select(check)
+        audit_plan = plan_audit(inv, selected, content.profile, content.requirements, agency or (), host or ())
+        plans = audit_plan.hosts
         if not plans:
             raise ConfigError(f"{inventory}: no hosts selected")
         store = open_store(db)
@@ -119,7 +121,7 @@ def audit(
         collector = SshCollector(
             known_hosts or default_known_hosts(), connect_timeout_s=connect_timeout, deadline_s=deadline
         )
-        console.print(f"run [bold]{run_id}[/]: {len(plans)} host(s), {len(content.select(check))} check(s)")
+        console.print(f"run [bold]{run_id}[/]: {len(plans)} host(s), {len(selected)} check(s)")
         results: list[HostResult] = []
         with Progress(
             TextColumn("{task.description}"),
@@ -136,7 +138,9 @@ def audit(
                 progress.advance(task)
 
             try:
-                tally = run_audit(run_id, plans, collector, store, concurrency, on_host_done=done)
+                tally = run_audit(
+                    run_id, plans, collector, store, concurrency, on_host_done=done, agency_plans=audit_plan.agencies
+                )
             except BaseException:
                 store.finish_run(run_id, "failed")  # finished hosts stay stored; the run says it broke
                 raise
@@ -308,7 +312,7 @@ def checklist_list(
         for column in ("severity", "requirements", "title"):
             table.add_column(column, overflow="fold")
         for item in content.checks.values():
-            refs = "; ".join(f"{r.framework} {r.clause}" for r in item.requirements)
+            refs = "; ".join(f"{r.framework} {r.clause}" for r in content.requirements_of(item.id))
             table.add_row(item.id, item.severity.value, refs, item.title.get(lang))
         console.print(table)
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from auditor.catalogue import Catalogue, cross_check, requirement_index
 from auditor.checks import Check, Profile
 from auditor.errors import ContentError
+from auditor.findings import RequirementRef
 from auditor.yamlio import format_validation_error, load_yaml_file
 
 DEFAULT_PROFILE = "level3"
@@ -28,6 +30,11 @@ class Content:
     sources: dict[str, Path]  # check id → file it came from
     profile: Profile
     version: str  # "<profile>-<sha256 prefix of every content file>", recorded with each run
+    catalogues: dict[str, Catalogue]  # framework → catalogue
+    requirements: dict[str, tuple[RequirementRef, ...]]  # check id → clauses that name it
+
+    def requirements_of(self, check_id: str) -> tuple[RequirementRef, ...]:
+        return self.requirements.get(check_id, ())
 
     def select(self, ids: Sequence[str] | None) -> list[Check]:
         if not ids:
@@ -49,6 +56,7 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
     checks: dict[str, Check] = {}
     sources: dict[str, Path] = {}
     profiles: dict[str, tuple[Profile, Path]] = {}
+    catalogues: dict[str, tuple[Catalogue, Path]] = {}
     digest = hashlib.sha256()
     for root in roots:
         if not root.is_dir():
@@ -58,8 +66,6 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
             relative = path.relative_to(root)
             digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
             kind = relative.parts[0] if len(relative.parts) > 1 else ""
-            if kind == "catalogues":
-                continue
             try:
                 data = load_yaml_file(path, ContentError)
             except ContentError as exc:
@@ -67,6 +73,8 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                 continue
             if kind == "profiles":
                 _load_profile(path, data, profiles, problems)
+            elif kind == "catalogues":
+                _load_catalogue(path, data, catalogues, problems)
             else:
                 _load_check(path, data, checks, sources, problems)
     profile = profiles.get(profile_id)
@@ -80,11 +88,16 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                     f"{sources[check_id]}: check {check_id}: expect refers to unknown input(s) "
                     f"{', '.join(unknown)} (profile {profile_id} defines: {', '.join(sorted(profile[0].inputs))})"
                 )
+    for catalogue, path in catalogues.values():
+        problems.extend(f"{path}: {problem}" for problem in cross_check(catalogue, checks))
     if problems:
         raise ContentError("\n".join(problems))
     assert profile is not None  # noqa: S101 - problems would have been raised above
     ordered = dict(sorted(checks.items()))
-    return Content(ordered, sources, profile[0], f"{profile_id}-{digest.hexdigest()[:12]}")
+    loaded = {framework: catalogue for framework, (catalogue, _) in sorted(catalogues.items())}
+    return Content(
+        ordered, sources, profile[0], f"{profile_id}-{digest.hexdigest()[:12]}", loaded, requirement_index(loaded)
+    )
 
 
 def _load_check(
@@ -117,3 +130,19 @@ def _load_profile(path: Path, data: object, profiles: dict[str, tuple[Profile, P
         problems.append(f"{path}: profile {profile.id}: already defined in {profiles[profile.id][1]}")
         return
     profiles[profile.id] = (profile, path)
+
+
+def _load_catalogue(
+    path: Path, data: object, catalogues: dict[str, tuple[Catalogue, Path]], problems: list[str]
+) -> None:
+    try:
+        catalogue = Catalogue.model_validate(data)
+    except ValidationError as exc:
+        problems.append(format_validation_error(path, exc, data, "catalogue: "))
+        return
+    if catalogue.framework in catalogues:
+        problems.append(
+            f"{path}: catalogue {catalogue.framework}: already defined in {catalogues[catalogue.framework][1]}"
+        )
+        return
+    catalogues[catalogue.framework] = (catalogue, path)

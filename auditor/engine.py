@@ -11,11 +11,11 @@ from typing import Protocol
 
 from auditor.errors import CollectorError
 from auditor.evaluate import evaluate, host_error_finding
-from auditor.findings import Finding, HostResult, HostStatus, Status
+from auditor.findings import HostResult, HostStatus, Status
 from auditor.inventory import Agency, Host
 from auditor.messages import shorten
 from auditor.observations import HostObservations, ProbeRequest
-from auditor.plan import HostPlan
+from auditor.plan import AgencyPlan, HostPlan
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ class RunTally:
     by_status: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
     interrupted: bool = False
 
-    def add(self, result: HostResult) -> None:
-        if result.status is HostStatus.ok:
+    def add(self, result: HostResult, count_target: bool = True) -> None:
+        if count_target and result.status is HostStatus.ok:
             self.hosts_ok += 1
-        else:
+        elif count_target:
             self.hosts_error += 1
         for finding in result.findings:
             self.by_status[finding.status] += 1
@@ -70,7 +70,7 @@ def audit_host(plan: HostPlan, collector: Collector) -> HostResult:
         exec_requests=observed.exec_requests,
         started_at=started,
         finished_at=_now(),
-        findings=_ordered([*findings, *plan.decided]),
+        findings=plan.with_requirements([*findings, *plan.decided]),
         observations=tuple(observed.observations.values()),
     )
 
@@ -87,12 +87,22 @@ def error_result(plan: HostPlan, reason_code: str, detail: str, started: datetim
         error_detail=detail,
         started_at=started,
         finished_at=_now(),
-        findings=_ordered([*findings, *plan.decided]),
+        findings=plan.with_requirements([*findings, *plan.decided]),
     )
 
 
-def _ordered(findings: list[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(findings, key=lambda f: f.check_id))
+def agency_result(plan: AgencyPlan) -> HostResult:
+    now = _now()
+    return HostResult(
+        agency_id=plan.agency.id,
+        host_name=plan.target_name,
+        kind="agency",
+        address="",
+        status=HostStatus.ok,
+        started_at=now,
+        finished_at=now,
+        findings=plan.findings,
+    )
 
 
 def run_audit(
@@ -102,6 +112,7 @@ def run_audit(
     sink: ResultSink,
     concurrency: int = 8,
     on_host_done: Callable[[HostResult], None] | None = None,
+    agency_plans: Sequence[AgencyPlan] = (),
 ) -> RunTally:
     """Audit every planned host with at most `concurrency` at once.
 
@@ -110,6 +121,10 @@ def run_audit(
     `interrupted` errors and the tally says so; the caller marks the run.
     """
     tally = RunTally()
+    for agency_plan in agency_plans:  # nothing to observe: recorded first, as items awaiting evidence
+        result = agency_result(agency_plan)
+        sink.save_host_result(run_id, agency_plan.agency, result)
+        tally.add(result, count_target=False)
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="audit")
     pending: dict[Future[HostResult], HostPlan] = {pool.submit(audit_host, plan, collector): plan for plan in plans}
     try:

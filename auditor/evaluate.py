@@ -28,7 +28,6 @@ def _finding(
         observed=observed[:OBSERVED_CAP],
         expected=expected,
         reason=why,
-        requirements=check.requirements,
         evidence_probe_id=evidence,
     )
 

@@ -7,6 +7,8 @@ A check's `expect:` is exactly one of these keys; `all`, `any` and `none` compos
     number: {op: "<=", value: 300}    every non-empty output line is a number satisfying op
     contains: [a, b]                  every item is one of the output lines
     excludes: [a, b]                  no item is one of the output lines
+    subset_of: [a, b]                 every output line is one of the items (an input holding
+                                      "a,b,c" counts as three items); no output passes
     empty: true | false               the output is empty / is not empty
     all: [...] | any: [...] | none: [...]
 
@@ -181,6 +183,27 @@ class Excludes(_Strict):
         return MatchOutcome(not found, "excludes", {"found": ", ".join(found)})
 
 
+class SubsetOf(_Strict):
+    subset_of: tuple[TextValue, ...] = Field(min_length=1)
+    ignore_case: bool = False
+
+    def _allowed(self, inputs: Inputs) -> list[str]:
+        items: list[str] = []
+        for value in self.subset_of:
+            resolved = str(resolve(value, inputs))
+            parts = resolved.split(",") if isinstance(value, InputRef) else [resolved]
+            items.extend(part.strip() for part in parts if part.strip())
+        return items
+
+    def describe(self, inputs: Inputs) -> str:
+        return "subset of [" + ", ".join(self._allowed(inputs)) + "]"
+
+    def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
+        allowed = {_norm(item, self.ignore_case) for item in self._allowed(inputs)}
+        extra = [line for line in output.lines if _norm(line, self.ignore_case) not in allowed]
+        return MatchOutcome(not extra, "subset_of", {"found": ", ".join(dict.fromkeys(extra))})
+
+
 class Empty(_Strict):
     empty: bool
 
@@ -228,7 +251,7 @@ class NoneOf(_Strict):
         return MatchOutcome(ok, "none", {"expected": self.describe(inputs)})
 
 
-_KEYS = ("equals", "regex", "number", "contains", "excludes", "empty", "all", "any", "none")
+_KEYS = ("equals", "regex", "number", "contains", "excludes", "subset_of", "empty", "all", "any", "none")
 
 
 def _which(value: Any) -> str | None:
@@ -249,6 +272,7 @@ Expectation = Annotated[
     | Annotated[Number, Tag("number")]
     | Annotated[Contains, Tag("contains")]
     | Annotated[Excludes, Tag("excludes")]
+    | Annotated[SubsetOf, Tag("subset_of")]
     | Annotated[Empty, Tag("empty")]
     | Annotated[AllOf, Tag("all")]
     | Annotated[AnyOf, Tag("any")]
@@ -266,6 +290,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "number": Number,
     "contains": Contains,
     "excludes": Excludes,
+    "subset_of": SubsetOf,
     "empty": Empty,
     "all": AllOf,
     "any": AnyOf,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -57,9 +58,10 @@ class HostResult(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     agency_id: str
-    host_name: str
+    host_name: str  # for kind "agency": "agency:<agency id>"
     address: str
     status: HostStatus
+    kind: Literal["host", "agency"] = "host"
     error_reason: str | None = None  # stable code: host_key_unknown, host_key_changed, unreachable, ...
     error_detail: str | None = None  # one line for people; never contains secrets
     facts: HostFacts | None = None

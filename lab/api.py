@@ -22,7 +22,7 @@ from lab.common import LabError, locked, require_root, run, state_dir
 from lab.hosts import HostPaths
 from lab.postures import config_hash, configure_script, guest_file, host_config, posture_for
 
-__all__ = ["HostStatus", "LabError", "LabHost", "LabInfo", "down", "load_info", "status", "up"]
+__all__ = ["HostStatus", "LabError", "LabHost", "LabInfo", "down", "ensure_base", "load_info", "status", "up"]
 
 USER = "auditor"
 READY_TIMEOUT = 180.0
@@ -60,6 +60,18 @@ class HostStatus:
     posture: str
     pid: int | None
     sshd: bool
+
+
+def ensure_base(*, log: bool = False) -> Path:
+    """The cached base root filesystem, built first if needed (hosts that used an old base go)."""
+    require_root()
+    state = state_dir()
+    with locked(state):
+        base = state / "base"
+        if not base_ready(base):
+            _destroy_all(state)
+            build_base(state, log=log)
+        return base
 
 
 def up(n: int = 3, *, timeout: float = READY_TIMEOUT, log: bool = False) -> LabInfo:

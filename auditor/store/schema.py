@@ -106,6 +106,8 @@ class RunHostRecord(Base):
     run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
     agency_id: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.id"), nullable=False)
     host_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    # "host": a server observed over SSH; "agency": the agency itself (manual evidence items).
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="host")
     address: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     error_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -52,6 +52,7 @@ class RunHostRow(_View):
     agency_id: str
     agency_name: LocalizedText  # the agency's latest known names
     host_name: str
+    kind: Literal["host", "agency"] = "host"
     address: str
     status: HostStatus
     error_reason: str | None

@@ -52,7 +52,6 @@ def _bulk_checks(root: Path, count: int) -> list[str]:
         (root / "linux" / f"{check_id}.yml").write_text(
             f"""id: {check_id}
 title: {{vi: "Kiểm tra {number}", en: "Check {number}"}}
-requirements: [{{framework: "TCVN 11930:2017", clause: "7.2.2.4"}}]
 severity: low
 probe: {{command: "echo {number}; id -u"}}
 expect: {{contains: ["{number}", "0"]}}

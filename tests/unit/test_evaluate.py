@@ -115,5 +115,6 @@ def test_plan_carries_os_scope_to_the_target_when_unknown() -> None:
 def test_plan_filters_by_host() -> None:
     hosts = (Host(name="a1", address="10.0.0.1", key_file="k"), Host(name="a2", address="10.0.0.2", key_file="k"))
     inventory = Inventory(agencies=(_agency(*hosts),))
-    plans = plan_audit(inventory, [ROOT_LOGIN], CONTENT.profile, host_names=["a2"])
-    assert [p.host.name for p in plans] == ["a2"]
+    plan = plan_audit(inventory, [ROOT_LOGIN], CONTENT.profile, host_names=["a2"])
+    assert [p.host.name for p in plan.hosts] == ["a2"]
+    assert plan.agencies == []  # narrowed to hosts: agency-level items are left out

@@ -99,3 +99,13 @@ def test_failure_explains_itself() -> None:
 def test_malformed_expectations_are_refused(spec: dict) -> None:
     with pytest.raises(ValidationError):
         adapter.validate_python(spec)
+
+
+def test_subset_of_splits_inputs_on_commas() -> None:
+    spec = {"subset_of": [{"input": "allowed"}, "8080"]}
+    inputs = {"allowed": "22, 80,443"}
+    assert judge(spec, "22\n443\n8080", inputs)
+    assert judge(spec, "", inputs)  # nothing listening is within any allow-list
+    outcome = adapter.validate_python(spec).match(ProbeOutput("22\n3306\n3306"), inputs)
+    assert (outcome.ok, outcome.params["found"]) == (False, "3306")
+    assert adapter.validate_python(spec).describe(inputs) == "subset of [22, 80, 443, 8080]"

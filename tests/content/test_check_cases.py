@@ -1,0 +1,56 @@
+"""Every automated check proven both ways: at least one pass and one fail case each."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from auditor.content import Content, load_content
+from tests.checkcases import CASES_DIR, Case, Sandbox, judge_recorded, load_case_file
+
+
+@cache
+def shipped() -> Content:
+    return load_content()
+
+
+AUTOMATED = sorted(check_id for check_id, check in shipped().checks.items() if not check.is_manual)
+CASES = [
+    (check_id, case)
+    for check_id in AUTOMATED
+    if (CASES_DIR / f"{check_id}.yml").exists()
+    for case in load_case_file(check_id).cases
+]
+
+
+@pytest.mark.parametrize("check_id", AUTOMATED)
+def test_every_check_is_proven_both_ways(check_id: str) -> None:
+    assert (CASES_DIR / f"{check_id}.yml").exists(), f"tests/checks/{check_id}.yml is missing"
+    cases = load_case_file(check_id)
+    expected = {case.expect for case in cases.cases}
+    assert {"pass", "fail"} <= expected, f"{check_id}: needs a pass case and a fail case, has {sorted(expected)}"
+    assert set(cases.lab) == {"hardened", "weak", "mixed"}
+
+
+def test_no_case_file_without_a_check() -> None:
+    orphans = sorted(path.stem for path in CASES_DIR.glob("*.yml") if path.stem not in shipped().checks)
+    assert not orphans
+
+
+@pytest.mark.parametrize(("check_id", "case"), CASES, ids=[f"{c}-{k.name}" for c, k in CASES])
+def test_case(check_id: str, case: Case, request: pytest.FixtureRequest) -> None:
+    check = shipped().checks[check_id]
+    inputs = shipped().profile.values(case.inputs)
+    if case.is_scenario:
+        sandbox: Sandbox = request.getfixturevalue("sandbox")
+        observation = sandbox.run(check, case)
+        from auditor.evaluate import evaluate
+        from auditor.observations import HostFacts
+
+        finding = evaluate(check, observation, HostFacts(os_family=case.os_family), inputs)
+        detail = f"stdout={observation.stdout_text!r} stderr={observation.stderr_text!r} rc={observation.exit_code}"
+    else:
+        finding = judge_recorded(check, case, inputs)
+        detail = f"stdout={case.stdout!r}"
+    assert finding.status.value == case.expect, f"{finding.reason.en} ({detail})"
