@@ -79,7 +79,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
 @pytest.fixture(scope="session")
 def enrolled(lab, workdir: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
     """An inventory of the lab and a known-hosts file enrolled through `auditor hosts trust`."""
-    inventory = lab_inventory(lab, workdir / "inventory.yml", roles={"labh2": ["web", "db"]})
+    # The hardened host moves SSH off port 22; the agency declares which admin ports it uses.
+    inventory = lab_inventory(
+        lab, workdir / "inventory.yml", roles={"labh2": ["web", "db"]}, agency_inputs={"allowed_ports_admin": "22,2222"}
+    )
     known_hosts = workdir / "known_hosts"
     call = run_cli("hosts", "trust", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--yes")
     assert call.returncode == 0, call.stderr
