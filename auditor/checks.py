@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
 from auditor.expectations import Expectation, input_names
 from auditor.findings import Severity
@@ -28,11 +28,43 @@ class Applicability(_Strict):
 
 
 class Probe(_Strict):
-    """A read-only shell command; its trimmed stdout is what the expectation judges."""
+    """A read-only shell command run on the host over SSH; its trimmed stdout is what the
+    expectation judges."""
 
+    kind: Literal["shell"] = "shell"
     command: str = Field(min_length=1)
     timeout: float = Field(default=20.0, gt=0, le=600)
     output_cap: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
+
+
+class NetworkProbe(_Strict):
+    """An observation made from outside by a network agent (nmap, TLS, SSH algorithms, web).
+
+    The agent reports, per target (a service `tcp://address:port` or a website URL), named facts
+    as text lines; `observe` names the fact this check judges. A target without that fact is not
+    judged by this check (no TLS on a port, no cookie on a site).
+    """
+
+    kind: Literal["network"]
+    agent: Literal["nmap", "tls", "ssh", "web", "exposure"]
+    observe: str = Field(pattern=r"^[a-z0-9_.-]+$")
+    timeout: float = Field(default=60.0, gt=0, le=3600)
+
+
+def _probe_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "shell"))
+    return str(getattr(value, "kind", "shell"))
+
+
+AnyProbe = Annotated[
+    Annotated[Probe, Tag("shell")] | Annotated[NetworkProbe, Tag("network")],
+    Discriminator(
+        _probe_kind,
+        custom_error_type="unknown_probe_kind",
+        custom_error_message="probe kind must be 'shell' (default) or 'network'",
+    ),
+]
 
 
 class Remediation(_Strict):
@@ -48,22 +80,30 @@ class Check(_Strict):
     id: CheckId
     title: LocalizedText
     severity: Severity
-    scope: Literal["host", "agency"] = "host"  # agency: answered once per agency (manual evidence)
+    # host: probed over SSH; network: observed from outside; agency: answered once per agency (manual)
+    scope: Literal["host", "network", "agency"] = "host"
     applies_to: Applicability = Applicability()
-    probe: Probe | None = None  # absent: a manual check answered by evidence, not by a machine
+    probe: AnyProbe | None = None  # absent: a manual check answered by evidence, not by a machine
     expect: Expectation | None = None
+    # Optional weaker test: "configured at all" (what the clause asks), judged on the same output;
+    # `expect` then says whether the value also meets our profile's default.
+    configured: Expectation | None = None
     evidence_required: LocalizedText | None = None  # for manual checks: what the auditor asks for
     rationale: LocalizedText
     remediation: Remediation
 
     @model_validator(mode="after")
     def _automated_or_manual(self) -> Check:
+        if self.configured is not None and self.expect is None:
+            raise ValueError("`configured` needs an `expect` beside it")
         if self.probe is not None and self.expect is None:
             raise ValueError("a check with a probe needs an `expect`")
         if self.probe is None and (self.expect is not None or self.evidence_required is None):
             raise ValueError("a check without a probe is manual: give `evidence_required` and no `expect`")
         if self.scope == "agency" and self.probe is not None:
             raise ValueError("agency-scope checks are manual: they have no probe")
+        if (self.scope == "network") != isinstance(self.probe, NetworkProbe):
+            raise ValueError("network probes go with `scope: network`, and only there")
         return self
 
     @property

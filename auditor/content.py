@@ -32,6 +32,9 @@ class Content:
     version: str  # "<profile>-<sha256 prefix of every content file>", recorded with each run
     catalogues: dict[str, Catalogue]  # framework → catalogue
     requirements: dict[str, tuple[RequirementRef, ...]]  # check id → clauses that name it
+    # Catalogue entries naming checks that do not exist: `checklist validate` and the content tests
+    # fail on them, but an audit can still run the checks that do exist.
+    mapping_problems: tuple[str, ...] = ()
 
     def requirements_of(self, check_id: str) -> tuple[RequirementRef, ...]:
         return self.requirements.get(check_id, ())
@@ -88,15 +91,22 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                     f"{sources[check_id]}: check {check_id}: expect refers to unknown input(s) "
                     f"{', '.join(unknown)} (profile {profile_id} defines: {', '.join(sorted(profile[0].inputs))})"
                 )
-    for catalogue, path in catalogues.values():
-        problems.extend(f"{path}: {problem}" for problem in cross_check(catalogue, checks))
+    mapping_problems = [
+        f"{path}: {problem}" for catalogue, path in catalogues.values() for problem in cross_check(catalogue, checks)
+    ]
     if problems:
         raise ContentError("\n".join(problems))
     assert profile is not None  # noqa: S101 - problems would have been raised above
     ordered = dict(sorted(checks.items()))
     loaded = {framework: catalogue for framework, (catalogue, _) in sorted(catalogues.items())}
     return Content(
-        ordered, sources, profile[0], f"{profile_id}-{digest.hexdigest()[:12]}", loaded, requirement_index(loaded)
+        ordered,
+        sources,
+        profile[0],
+        f"{profile_id}-{digest.hexdigest()[:12]}",
+        loaded,
+        requirement_index(loaded),
+        tuple(mapping_problems),
     )
 
 

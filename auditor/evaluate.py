@@ -85,10 +85,13 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
         stderr = shorten(observation.stderr_text.strip() or stdout or "-")
         why = reason("error.exit_code", exit_code=observation.exit_code, stderr=stderr)
         return _finding(check, Status.error, why, stdout, inputs, evidence)
-    outcome = check.expect.match(ProbeOutput(observation.stdout_text), inputs)
+    output = ProbeOutput(observation.stdout_text)
+    outcome = check.expect.match(output, inputs)
     expected = check.expect.describe(inputs)
+    configured = check.configured.match(output, inputs).ok if check.configured is not None else None
     if outcome.ok:
-        return _finding(check, Status.passed, reason("pass", expected=expected), stdout, inputs, evidence)
-    params = {"observed": stdout or "∅", "expected": expected, **outcome.params}
-    why = reason(f"fail.{outcome.key}", **params)
-    return _finding(check, Status.failed, why, stdout, inputs, evidence)
+        finding = _finding(check, Status.passed, reason("pass", expected=expected), stdout, inputs, evidence)
+    else:
+        params = {"observed": stdout or "∅", "expected": expected, **outcome.params}
+        finding = _finding(check, Status.failed, reason(f"fail.{outcome.key}", **params), stdout, inputs, evidence)
+    return finding.model_copy(update={"configured": configured}) if configured is not None else finding

@@ -42,6 +42,9 @@ class Finding(BaseModel):
     severity: Severity
     observed: str  # what the target showed (capped); "" when nothing was observed
     expected: str  # the expectation in a compact, language-neutral notation
+    # For thresholds the standard leaves open: is the setting configured at all (what the TCVN 11930
+    # clause asks), whatever our profile's default says. None when the check makes no such split.
+    configured: bool | None = None
     reason: LocalizedText  # one sentence saying why this status
     requirements: tuple[RequirementRef, ...] = ()
     evidence_probe_id: str | None = None  # which observation of the same host backs this finding
@@ -61,7 +64,9 @@ class HostResult(BaseModel):
     host_name: str  # for kind "agency": "agency:<agency id>"
     address: str
     status: HostStatus
-    kind: Literal["host", "agency"] = "host"
+    # host: a server over SSH; agency: the agency itself (manual items); service: tcp://address:port
+    # seen from the network; website: a public URL
+    kind: Literal["host", "agency", "service", "website"] = "host"
     error_reason: str | None = None  # stable code: host_key_unknown, host_key_changed, unreachable, ...
     error_detail: str | None = None  # one line for people; never contains secrets
     facts: HostFacts | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from auditor.checks import Check, Profile
+from auditor.checks import Check, Probe, Profile
 from auditor.errors import InventoryError
 from auditor.evaluate import manual_finding, not_applicable_finding
 from auditor.findings import Finding, RequirementRef
@@ -32,17 +32,20 @@ class HostPlan:
         return tuple(sorted(attached, key=lambda f: f.check_id))
 
     def requests(self) -> list[ProbeRequest]:
-        return [
-            ProbeRequest(
-                probe_id=check.id,
-                command=check.probe.command,
-                timeout_s=check.probe.timeout,
-                output_cap=check.probe.output_cap,
-                os_families=check.applies_to.os_families,
-            )
-            for check in self.to_probe
-            if check.probe is not None
-        ]
+        requests = []
+        for check in self.to_probe:
+            probe = check.probe
+            if isinstance(probe, Probe):  # always, for host-scope checks; the test narrows the type
+                requests.append(
+                    ProbeRequest(
+                        probe_id=check.id,
+                        command=probe.command,
+                        timeout_s=probe.timeout,
+                        output_cap=probe.output_cap,
+                        os_families=check.applies_to.os_families,
+                    )
+                )
+        return requests
 
 
 def agency_inputs(agency: Agency, profile: Profile) -> Inputs:
@@ -89,7 +92,7 @@ def plan_host(
     to_probe: list[Check] = []
     decided: list[Finding] = []
     for check in checks:
-        if check.scope == "agency":
+        if check.scope != "host":
             continue
         scope = check.applies_to
         if scope.roles and not set(scope.roles) & set(host.roles):

@@ -12,7 +12,7 @@ from lab.common import LabError, run
 
 SUITE = "bookworm"
 # Bump when the base contents change: hosts built on an older base are recreated.
-BASE_VERSION = "2"
+BASE_VERSION = "3"
 VERSION_FILE = ".lab-base-version"
 GUEST_DIR = "opt/auditor-lab"  # inside the root filesystem
 
@@ -36,6 +36,8 @@ BASE_PACKAGES = [
 EXTRA_GROUPS: dict[str, list[str]] = {
     "telnet": ["inetutils-telnetd", "openbsd-inetd"],
     "auditd": ["auditd"],
+    "clamav": ["clamav-daemon", "clamdscan", "clamav"],
+    "nginx": ["nginx"],
 }
 
 _CHROOT_ENV = {
@@ -200,7 +202,8 @@ def build_base(state: Path, *, log: bool = True) -> float:
     )
     _in_chroot(
         tmp,
-        "apt-get clean; apt-get -q update; " + downloads + " apt-get clean",
+        # Security updates go into the base: a fresh host has no pending ones.
+        "apt-get clean; apt-get -q update; apt-get -q -y -o Dpkg::Use-Pty=0 upgrade; " + downloads + " apt-get clean",
         network=True,
     )
     _finish(tmp)

@@ -105,8 +105,9 @@ class RunHostRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
     agency_id: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.id"), nullable=False)
-    host_name: Mapped[str] = mapped_column(String(64), nullable=False)
-    # "host": a server observed over SSH; "agency": the agency itself (manual evidence items).
+    host_name: Mapped[str] = mapped_column(String(255), nullable=False)  # the target's name
+    # "host": a server over SSH; "agency": the agency itself (manual items); "service":
+    # tcp://address:port seen from the network; "website": a public URL.
     kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="host")
     address: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -152,6 +153,8 @@ class FindingRecord(Base):
     severity: Mapped[str] = mapped_column(String(16), nullable=False)
     observed: Mapped[str] = mapped_column(Text, nullable=False)
     expected: Mapped[str] = mapped_column(Text, nullable=False)
+    # Is the setting configured at all (what TCVN 11930 asks), apart from our profile's threshold.
+    configured: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     reason_vi: Mapped[str] = mapped_column(Text, nullable=False)
     reason_en: Mapped[str] = mapped_column(Text, nullable=False)
     requirements: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False)

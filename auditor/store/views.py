@@ -52,7 +52,7 @@ class RunHostRow(_View):
     agency_id: str
     agency_name: LocalizedText  # the agency's latest known names
     host_name: str
-    kind: Literal["host", "agency"] = "host"
+    kind: Literal["host", "agency", "service", "website"] = "host"
     address: str
     status: HostStatus
     error_reason: str | None
@@ -74,6 +74,7 @@ class FindingRow(_View):
     severity: Severity
     observed: str
     expected: str
+    configured: bool | None = None
     reason_vi: str
     reason_en: str
     requirements: tuple[RequirementRef, ...]
