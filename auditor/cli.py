@@ -28,6 +28,8 @@ from rich.text import Text
 
 from auditor import __version__
 from auditor.catalogue import Verification, coverage
+from auditor.cli_governance import as_of_moment, resolved_findings
+from auditor.cli_governance import register as register_governance
 from auditor.collectors.known_hosts import KnownHostsStore, fingerprint
 from auditor.collectors.ssh import SshCollector
 from auditor.content import Content, load_content
@@ -217,12 +219,14 @@ def findings(
     agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
     host: Annotated[str | None, typer.Option(help="Only this host.")] = None,
     lang: Annotated[str, typer.Option(help="Language of reasons: vi or en.")] = "vi",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Apply attestations/waivers as of YYYY-MM-DD.")] = None,
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
-    """List the findings of a run."""
+    """List the findings of a run, with attestations and waivers applied (raw status kept beside)."""
     with _errors_to_exit():
         store = open_store(db)
         rows = store.list_findings(run, status=status.value if status else None, agency_id=agency, host_name=host)
+        resolved = {r.finding_id: r for r in resolved_findings(store, run, as_of_moment(as_of), agency)}
         table = Table(title=f"Findings of {rows[0].run_id if rows else run}", show_lines=True)
         table.add_column("id", no_wrap=True)
         table.add_column("host", no_wrap=True)
@@ -231,14 +235,20 @@ def findings(
         table.add_column("observed → expected", ratio=2, overflow="fold")
         for row in rows:
             reason = row.reason_en if lang == "en" else row.reason_vi
+            outcome = resolved.get(row.id)
+            shown = Text(row.status, style=_STATUS_STYLE[row.status])
+            if outcome is not None and outcome.waived:
+                shown.append(f"\nwaived #{outcome.waiver_id}", style="yellow")
+            elif outcome is not None and outcome.status.value != row.status:
+                shown.append(f"\n→ {outcome.status.value}", style=_STATUS_STYLE[outcome.status.value])
+            if outcome is not None and outcome.note is not None:
+                reason += "\n" + outcome.note.get(lang)
             described = Text(row.check_id, style="bold")
             described.append(f" ({row.severity})\n", style="dim")
             described.append(terminal_safe(reason))
             values = Text(terminal_safe(row.observed, 80) or "∅")
             values.append(f"\n→ {row.expected}" if row.expected else "", style="dim")
-            table.add_row(
-                str(row.id), row.host_name, Text(row.status, style=_STATUS_STYLE[row.status]), described, values
-            )
+            table.add_row(str(row.id), row.host_name, shown, described, values)
         console.print(table)
 
 
@@ -426,6 +436,9 @@ def _root(
     if version:
         console.print(f"auditor {__version__}")
         raise typer.Exit(EXIT_OK)
+
+
+register_governance(app, _errors_to_exit, console, _content)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from lab.common import LabError, locked, require_root, run, state_dir
 from lab.hosts import HostPaths
 from lab.postures import config_hash, configure_script, guest_file, host_config, posture_for
 
-__all__ = ["HostStatus", "LabError", "LabHost", "LabInfo", "down", "ensure_base", "load_info", "status", "up"]
+__all__ = ["HostStatus", "LabError", "LabHost", "LabInfo", "down", "ensure_base", "load_info", "reset", "status", "up"]
 
 USER = "auditor"
 READY_TIMEOUT = 180.0
@@ -102,6 +102,16 @@ def up(n: int = 3, *, timeout: float = READY_TIMEOUT, log: bool = False) -> LabI
             for h in info.hosts:
                 print(f"lab: {h.name} {actions[h.name]}", flush=True)
         return info
+
+
+def reset(index: int, *, timeout: float = READY_TIMEOUT) -> LabInfo:
+    """Recreate labh<index> from the base (fresh posture, new host keys); other hosts are kept."""
+    require_root()
+    state = state_dir()
+    with locked(state):
+        known = _known_indices(state)
+        hosts.destroy(HostPaths(index, state))
+    return up(max([index, *known]), timeout=timeout)
 
 
 def down(*, purge: bool = False) -> None:

@@ -12,7 +12,7 @@ from lab.common import LabError, run
 
 SUITE = "bookworm"
 # Bump when the base contents change: hosts built on an older base are recreated.
-BASE_VERSION = "3"
+BASE_VERSION = "4"
 VERSION_FILE = ".lab-base-version"
 GUEST_DIR = "opt/auditor-lab"  # inside the root filesystem
 
@@ -38,6 +38,7 @@ EXTRA_GROUPS: dict[str, list[str]] = {
     "auditd": ["auditd"],
     "clamav": ["clamav-daemon", "clamdscan", "clamav"],
     "nginx": ["nginx"],
+    "netsvc": ["mariadb-server", "vsftpd"],  # network agent lab services (issue 4)
 }
 
 _CHROOT_ENV = {

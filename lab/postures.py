@@ -17,6 +17,7 @@ RSYSLOGD = ["/usr/sbin/rsyslogd", "-n", "-iNONE"]
 CRON = ["/usr/sbin/cron", "-f"]
 CHRONYD = ["/usr/sbin/chronyd", "-n", "-x"]  # -x: never steps or slews the real clock
 INETD = ["/usr/sbin/inetd", "-i"]
+NETSVC = ["/bin/sh", "/opt/auditor-lab/services-run.sh"]  # lab network services (lab/guest/services.sh)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Posture:
 POSTURES: dict[str, Posture] = {
     "hardened": Posture(
         name="hardened",
-        services=[RSYSLOGD, CRON, CHRONYD],
+        services=[RSYSLOGD, CRON, CHRONYD, NETSVC],
         sshd=SSHD_SYSLOG,
         nft=True,
         net_sysctls={
@@ -49,7 +50,7 @@ POSTURES: dict[str, Posture] = {
     ),
     "weak": Posture(
         name="weak",
-        services=[INETD],
+        services=[INETD, NETSVC],
         sshd=SSHD_STDERR,
         nft=False,
         net_sysctls={
@@ -61,7 +62,7 @@ POSTURES: dict[str, Posture] = {
     ),
     "mixed": Posture(
         name="mixed",
-        services=[RSYSLOGD, CRON],
+        services=[RSYSLOGD, CRON, NETSVC],
         sshd=SSHD_SYSLOG,
         nft=True,
         net_sysctls={"net.ipv4.ip_forward": "0"},
@@ -86,7 +87,8 @@ def configure_script(posture: Posture, *, name: str, index: int) -> str:
         f"LAB_HOSTSIDE=10.200.{index}.1\nLAB_POSTURE={posture.name}\n"
     )
     trailer = "\n# Refuse to finish with an sshd configuration that does not load.\n/usr/sbin/sshd -t\n"
-    return header + guest_file("common.sh") + "\n" + guest_file(f"{posture.name}.sh") + trailer
+    body = guest_file("common.sh") + "\n" + guest_file(f"{posture.name}.sh") + "\n" + guest_file("services.sh")
+    return header + body + trailer
 
 
 def host_config(posture: Posture, *, name: str, index: int, config_hash: str) -> str:

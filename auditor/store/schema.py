@@ -161,3 +161,80 @@ class FindingRecord(Base):
     evidence_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("evidence.id", ondelete="SET NULL"), nullable=True
     )
+
+
+# -- governance: manual evidence (attestations with documents) and waivers ----------------------------------
+# Every row is history: nothing here is updated in place. A new answer is a new attestation; a
+# revocation is a row of its own. Readers resolve "as of" a moment, so past reports stay reproducible.
+
+
+class DocumentRecord(Base):
+    """An evidence document, stored once by content (SHA-256)."""
+
+    __tablename__ = "documents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    media_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class AttestationRecord(Base):
+    __tablename__ = "attestations"
+    __table_args__ = (
+        Index("ix_attestations_agency_id_check_id", "agency_id", "check_id"),
+        CheckConstraint("answer in ('met', 'partly_met', 'not_met', 'not_applicable')", name="answer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.id"), nullable=False)
+    check_id: Mapped[str] = mapped_column(String(80), nullable=False)  # a manual item's id
+    answer: Mapped[str] = mapped_column(String(20), nullable=False)
+    justification: Mapped[str] = mapped_column(Text, nullable=False)
+    attested_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    attested_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)  # the imported file's name
+
+
+class AttestationDocumentRecord(Base):
+    __tablename__ = "attestation_documents"
+
+    attestation_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("attestations.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_sha256: Mapped[str] = mapped_column(String(64), ForeignKey("documents.sha256"), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class WaiverRecord(Base):
+    __tablename__ = "waivers"
+    __table_args__ = (
+        Index("ix_waivers_agency_id_check_id", "agency_id", "check_id"),
+        CheckConstraint("requested_by <> approved_by", name="distinct_approver"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.id"), nullable=False)
+    host_pattern: Mapped[str] = mapped_column(String(255), nullable=False)  # fnmatch pattern over target names
+    check_id: Mapped[str] = mapped_column(String(80), nullable=False)
+    justification: Mapped[str] = mapped_column(Text, nullable=False)
+    compensating_control: Mapped[str] = mapped_column(Text, nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    approved_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class WaiverRevocationRecord(Base):
+    __tablename__ = "waiver_revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    waiver_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("waivers.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    revoked_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

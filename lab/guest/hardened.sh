@@ -128,6 +128,7 @@ table inet filter {
 		ct state established,related accept
 		ct state invalid drop
 		tcp dport 22 ct state new accept
+		tcp dport { 80, 443 } ct state new accept
 		icmp type echo-request accept
 	}
 	chain forward {

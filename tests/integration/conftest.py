@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-LAB_SIZE = 3
+LAB_SIZE = 5  # labh1-3: one of each posture for audits; labh4-5: spare hosts (remediation, reports)
 
 
 @dataclass(frozen=True)

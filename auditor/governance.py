@@ -1,0 +1,227 @@
+"""Manual evidence and governed exceptions: attestations with documents, and waivers.
+
+Rules enforced here (pure; the store only keeps what passed them):
+- an attestation answers one manual item of one agency, names who attested and until when it is
+  valid, and cites documents that must exist; an already-expired attestation is refused;
+- a waiver names a justification, a compensating control, who asked and who approved (two
+  different people) and an expiry in the future; it covers failed automated checks only.
+Nothing is edited in place: a new answer is a new attestation, a revocation a record of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from auditor.errors import ConfigError
+from auditor.yamlio import format_validation_error, load_yaml_file
+
+
+class Answer(StrEnum):
+    met = "met"
+    partly_met = "partly_met"
+    not_met = "not_met"
+    not_applicable = "not_applicable"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Name = str
+
+
+def end_of_day(day: date) -> datetime:
+    """Validity runs to the end of its last day (UTC)."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+class AttestationEntry(_Strict):
+    """One row of an attestation import file."""
+
+    agency: str = Field(min_length=1)
+    item: str = Field(min_length=1)  # the manual item (check id) answered
+    answer: Answer
+    justification: str = Field(min_length=1)
+    attested_by: Name = Field(min_length=1)
+    attested_at: date
+    valid_until: date
+    documents: tuple[str, ...] = ()  # paths, relative to the import file
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> AttestationEntry:
+        if self.valid_until < self.attested_at:
+            raise ValueError("valid_until is before attested_at")
+        if self.answer is Answer.not_applicable and len(self.justification.strip()) < 10:
+            raise ValueError("not_applicable needs a real justification")
+        if self.answer is not Answer.not_applicable and not self.documents:
+            raise ValueError("an answer other than not_applicable must cite at least one document")
+        return self
+
+
+class AttestationFile(_Strict):
+    attestations: tuple[AttestationEntry, ...] = Field(min_length=1)
+
+
+class DocumentRef(_Strict):
+    sha256: str
+    file_name: str
+    size: int
+
+
+class Attestation(_Strict):
+    id: int
+    agency_id: str
+    check_id: str
+    answer: Answer
+    justification: str
+    attested_by: str
+    attested_at: datetime
+    valid_until: datetime
+    recorded_at: datetime
+    source: str
+    documents: tuple[DocumentRef, ...] = ()
+
+
+class WaiverRequest(_Strict):
+    agency_id: str = Field(min_length=1)
+    host_pattern: str = Field(default="*", min_length=1)  # fnmatch pattern over target names
+    check_id: str = Field(min_length=1)
+    justification: str = Field(min_length=10)
+    compensating_control: str = Field(min_length=10)
+    requested_by: Name = Field(min_length=1)
+    approved_by: Name = Field(min_length=1)
+    expires_on: date
+
+    @field_validator("requested_by", "approved_by")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        return " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _distinct_approver(self) -> WaiverRequest:
+        if self.requested_by.casefold() == self.approved_by.casefold():
+            raise ValueError("approved_by must be a different person from requested_by")
+        return self
+
+
+class Waiver(_Strict):
+    id: int
+    agency_id: str
+    host_pattern: str
+    check_id: str
+    justification: str
+    compensating_control: str
+    requested_by: str
+    approved_by: str
+    expires_at: datetime
+    recorded_at: datetime
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revoke_reason: str | None = None
+
+    def active(self, as_of: datetime) -> bool:
+        if self.recorded_at > as_of or self.expires_at < as_of:
+            return False
+        return self.revoked_at is None or self.revoked_at > as_of
+
+
+def read_attestation_file(path: Path) -> AttestationFile:
+    """YAML (`attestations: [...]`) or CSV (one row per attestation, documents separated by ';')."""
+    if path.suffix.lower() == ".csv":
+        data: object = {"attestations": _csv_rows(path)}
+    else:
+        data = load_yaml_file(path, ConfigError)
+    try:
+        return AttestationFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, data)) from None
+
+
+def _csv_rows(path: Path) -> list[dict[str, object]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        documents = [d.strip() for d in (row.pop("documents", "") or "").split(";") if d.strip()]
+        rows.append({**{k: v for k, v in row.items() if k is not None}, "documents": documents})
+    return rows
+
+
+def today_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class PreparedDocument(_Strict):
+    file_name: str
+    content: bytes
+    media_type: str
+
+
+class PreparedAttestation(_Strict):
+    entry: AttestationEntry
+    documents: tuple[PreparedDocument, ...]
+
+
+_MEDIA_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".txt": "text/plain",
+}
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
+def prepare_import(
+    path: Path, manual_items: set[str], known_agencies: set[str], now: datetime
+) -> list[PreparedAttestation]:
+    """Check every row of an import file; raise one ConfigError listing every problem, or return
+    everything ready to store (documents read), so that nothing is half-written."""
+    parsed = read_attestation_file(path)
+    problems: list[str] = []
+    prepared: list[PreparedAttestation] = []
+    for index, entry in enumerate(parsed.attestations):
+        where = f"{path}: attestations[{index}] (item={entry.item}, agency={entry.agency})"
+        if entry.agency not in known_agencies:
+            problems.append(f"{where}: unknown agency {entry.agency!r} (audit it first, or check the id)")
+        if entry.item not in manual_items:
+            problems.append(f"{where}: {entry.item!r} is not a manual evidence item of the checklists")
+        if end_of_day(entry.valid_until) < now:
+            problems.append(f"{where}: already expired (valid_until {entry.valid_until.isoformat()})")
+        documents = []
+        for name in entry.documents:
+            document_path = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+            if Path(name).suffix.lower() not in _MEDIA_TYPES:
+                problems.append(f"{where}: document {name}: unsupported type (PDF, images, office files, text)")
+                continue
+            try:
+                content = document_path.read_bytes()
+            except OSError:
+                problems.append(f"{where}: document {name}: not found at {document_path}")
+                continue
+            if not content or len(content) > MAX_DOCUMENT_BYTES:
+                problems.append(f"{where}: document {name}: empty or larger than {MAX_DOCUMENT_BYTES} bytes")
+                continue
+            documents.append(
+                PreparedDocument(
+                    file_name=Path(name).name, content=content, media_type=_MEDIA_TYPES[Path(name).suffix.lower()]
+                )
+            )
+        prepared.append(PreparedAttestation(entry=entry, documents=tuple(documents)))
+    if problems:
+        raise ConfigError("nothing was imported:\n" + "\n".join(problems))
+    return prepared

@@ -1,0 +1,268 @@
+"""Build the agency remediation report from the store (and the content for titles, rationale and fixes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from auditor.catalogue import Catalogue
+from auditor.content import Content
+from auditor.errors import NotFoundError
+from auditor.reports.diff import diff_findings
+from auditor.reports.inert import inert_bytes, inert_str, inert_text
+from auditor.reports.locale import Strings, strings
+from auditor.reports.models import (
+    FAILING,
+    SEVERITY_ORDER,
+    AffectedHost,
+    AgencyReport,
+    DiffView,
+    EvidenceView,
+    FindingView,
+    HostView,
+    Lang,
+    ManualItemView,
+    ScopeView,
+)
+from auditor.reports.queries import previous_run_of_agency
+from auditor.reports.rollup import assess, bar_chart, clause_key, refs_of
+from auditor.store import FindingRow, RunHostRow, RunSummary, Store
+
+STDOUT_LIMIT = 1200  # bytes of each evidence stdout shown in the appendix
+STDERR_LIMIT = 400
+COMMAND_LIMIT = 800
+OBSERVED_LIMIT = 400
+DEFAULT_FRAMEWORK = "TCVN 11930:2017"
+_STATUS_RANK = {"error": 0, "fail": 1}
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(]?[^\W\d_a-zà-ỹ])")
+
+
+def pick_catalogue(content: Content, framework: str | None) -> Catalogue:
+    if not content.catalogues:
+        raise NotFoundError("no requirement catalogue is loaded (checklists/catalogues/)")
+    wanted = framework or (DEFAULT_FRAMEWORK if DEFAULT_FRAMEWORK in content.catalogues else None)
+    if wanted is None:
+        return next(iter(content.catalogues.values()))
+    if wanted not in content.catalogues:
+        raise NotFoundError(f"no catalogue for {wanted!r} (known: {', '.join(content.catalogues)})")
+    return content.catalogues[wanted]
+
+
+def remediation_steps(text: str) -> tuple[str, ...]:
+    """A remediation text as numbered steps: its lines when it has several, else its sentences."""
+    lines = [_LIST_MARK.sub("", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1:
+        return tuple(lines)
+    return tuple(part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip())
+
+
+def target_label(host_name: str, strings_: Strings) -> str:
+    return strings_.get("agency_target") if host_name.startswith("agency:") else host_name
+
+
+class _Texts:
+    """Titles and remediation from the content; a check unknown to it (older run, own content) shows its id."""
+
+    def __init__(self, content: Content, lang: Lang) -> None:
+        self.content = content
+        self.lang = lang
+
+    def title(self, check_id: str) -> str:
+        check = self.content.checks.get(check_id)
+        return check.title.get(self.lang) if check else check_id
+
+    def rationale(self, check_id: str) -> str:
+        check = self.content.checks.get(check_id)
+        return check.rationale.get(self.lang) if check else ""
+
+    def steps(self, check_id: str) -> tuple[str, ...]:
+        check = self.content.checks.get(check_id)
+        return remediation_steps(check.remediation.vi if self.lang == "vi" else check.remediation.en) if check else ()
+
+    def playbook(self, check_id: str) -> str:
+        check = self.content.checks.get(check_id)
+        return (check.remediation.playbook or "") if check else ""
+
+    def evidence_required(self, check_id: str) -> str:
+        check = self.content.checks.get(check_id)
+        return check.evidence_required.get(self.lang) if check and check.evidence_required else ""
+
+
+def build_agency_report(
+    store: Store,
+    content: Content,
+    run_ref: str,
+    agency_id: str,
+    lang: Lang = "vi",
+    framework: str | None = None,
+    now: datetime | None = None,
+) -> AgencyReport:
+    run = store.get_run(run_ref)
+    hosts = store.list_run_hosts(run.id)
+    own_hosts = [h for h in hosts if h.agency_id == agency_id]
+    if not own_hosts:
+        known = ", ".join(sorted({h.agency_id for h in hosts})) or "none"
+        raise NotFoundError(f"run {run.id} did not audit agency {agency_id!r} (agencies in it: {known})")
+    findings = store.list_findings(run.id, agency_id=agency_id)
+    catalogue = pick_catalogue(content, framework)
+    t = strings(lang)
+    texts = _Texts(content, lang)
+    assessment = assess(run, agency_id, own_hosts, findings, catalogue, content, lang, t)
+    failing = [f for f in findings if f.status.value in FAILING]
+    severity_css = {"critical": "sev-critical", "high": "sev-high", "medium": "sev-medium", "low": "sev-low"}
+    worst = max(assessment.severity_failing.values(), default=0)
+    return AgencyReport(
+        lang=lang,
+        generated_at=now or datetime.now(UTC),
+        tool_version=run.tool_version,
+        checklist_version=run.checklist_version,
+        run_status=run.status.value,
+        finished_at=run.finished_at,
+        framework=catalogue.framework,
+        framework_title=catalogue.title.get(lang),
+        framework_provisional=catalogue.provisional,
+        assessment=assessment,
+        scope=_scope(run, agency_id, own_hosts),
+        group_chart=bar_chart([(f"{g.id} {g.heading}", g.score_pct, f"heat-{g.heat}") for g in assessment.groups], 100),
+        severity_chart=bar_chart(
+            [(t.get(f"severity_{s}"), n, severity_css[s]) for s, n in assessment.severity_failing.items()],
+            max(worst, 1),
+        ),
+        hosts=tuple(_host_view(h, t) for h in own_hosts if h.kind == "host"),
+        findings=_finding_views(failing, catalogue, content, texts),
+        manual_items=_manual_items(findings, content, texts, t),
+        evidence=_evidence(store, failing),
+        diff=_diff(store, run, agency_id, findings, texts),
+    )
+
+
+def _scope(run: RunSummary, agency_id: str, hosts: Sequence[RunHostRow]) -> ScopeView:
+    """Hosts come from the run; websites and networks only when the run recorded them in options["scope"]."""
+    recorded = run.options.get("scope", {})
+    own = recorded.get(agency_id, {}) if isinstance(recorded, dict) else {}
+    own = own if isinstance(own, dict) else {}
+    return ScopeView(
+        hosts=tuple((h.host_name, h.address) for h in hosts if h.kind == "host"),
+        websites=tuple(inert_text(str(w)) for w in own.get("websites", ())),
+        networks=tuple(inert_text(str(n)) for n in own.get("networks", ())),
+        recorded=bool(own),
+    )
+
+
+def _host_view(host: RunHostRow, t: Strings) -> HostView:
+    facts = host.facts
+    os_name = (facts.os_pretty or f"{facts.os_id} {facts.os_version}".strip()) if facts else ""
+    error = f"{host.error_reason}: {host.error_detail or ''}".strip(": ") if host.error_reason else ""
+    return HostView(
+        name=host.host_name,
+        address=host.address,
+        status=host.status.value,
+        error=inert_text(error),
+        os=inert_text(os_name) or t.get("unknown"),
+        counts=host.finding_counts,
+    )
+
+
+def _finding_views(
+    failing: Sequence[FindingRow], catalogue: Catalogue, content: Content, texts: _Texts
+) -> tuple[FindingView, ...]:
+    by_check: dict[str, list[FindingRow]] = {}
+    for finding in failing:
+        by_check.setdefault(finding.check_id, []).append(finding)
+    views = []
+    for check_id, rows in by_check.items():
+        refs = refs_of(rows[0], content)
+        own = sorted((r.clause for r in refs if r.framework == catalogue.framework), key=clause_key)
+        severity = min((r.severity.value for r in rows), key=SEVERITY_ORDER.index)
+        views.append(
+            (
+                (SEVERITY_ORDER.index(severity), clause_key(own[0]) if own else (999,), check_id),
+                FindingView(
+                    check_id=check_id,
+                    title=texts.title(check_id),
+                    severity=severity,
+                    status=min((r.status.value for r in rows), key=_STATUS_RANK.__getitem__),
+                    clauses=tuple(f"{r.framework} {r.clause}" for r in refs),
+                    rationale=texts.rationale(check_id),
+                    steps=texts.steps(check_id),
+                    playbook=texts.playbook(check_id),
+                    hosts=tuple(
+                        AffectedHost(
+                            host_name=r.host_name,
+                            status=r.status.value,
+                            observed=inert_str(r.observed, OBSERVED_LIMIT),
+                            expected=inert_text(r.expected),
+                            reason=inert_text(r.reason_vi if texts.lang == "vi" else r.reason_en),
+                            evidence_ref=f"ev-{r.evidence_id}" if r.evidence_id is not None else "",
+                        )
+                        for r in sorted(rows, key=lambda r: r.host_name)
+                    ),
+                ),
+            )
+        )
+    return tuple(view for _key, view in sorted(views, key=lambda item: item[0]))
+
+
+def _manual_items(
+    findings: Sequence[FindingRow], content: Content, texts: _Texts, t: Strings
+) -> tuple[ManualItemView, ...]:
+    by_check: dict[str, list[FindingRow]] = {}
+    for finding in findings:
+        if finding.status.value == "manual":
+            by_check.setdefault(finding.check_id, []).append(finding)
+    items = [
+        ManualItemView(
+            check_id=check_id,
+            title=texts.title(check_id),
+            severity=rows[0].severity.value,
+            evidence_required=texts.evidence_required(check_id),
+            clauses=tuple(f"{r.framework} {r.clause}" for r in refs_of(rows[0], content)),
+            targets=tuple(target_label(r.host_name, t) for r in rows),
+        )
+        for check_id, rows in by_check.items()
+    ]
+    return tuple(sorted(items, key=lambda i: (SEVERITY_ORDER.index(i.severity), i.check_id)))
+
+
+def _evidence(store: Store, failing: Sequence[FindingRow]) -> tuple[EvidenceView, ...]:
+    checks_of: dict[int, list[str]] = {}
+    for finding in failing:
+        if finding.evidence_id is not None:
+            checks_of.setdefault(finding.evidence_id, []).append(finding.check_id)
+    views = []
+    for evidence_id in sorted(checks_of):
+        row = store.get_evidence_by_id(evidence_id)
+        views.append(
+            EvidenceView(
+                ref=f"ev-{evidence_id}",
+                host_name=row.host_name,
+                probe_id=row.probe_id,
+                check_ids=tuple(sorted(set(checks_of[evidence_id]))),
+                collected_at=row.collected_at,
+                outcome=row.outcome.value,
+                exit_code=row.exit_code,
+                duration_s=row.duration_s,
+                sha256=row.sha256,
+                verified=store.verify_evidence(evidence_id),
+                truncated_on_target=row.truncated,
+                command=inert_str(row.command, COMMAND_LIMIT),
+                stdout=inert_bytes(row.stdout, STDOUT_LIMIT),
+                stderr=inert_bytes(row.stderr, STDERR_LIMIT),
+            )
+        )
+    return tuple(sorted(views, key=lambda v: (v.host_name, v.probe_id)))
+
+
+def _diff(
+    store: Store, run: RunSummary, agency_id: str, findings: Sequence[FindingRow], texts: _Texts
+) -> DiffView | None:
+    previous_id = previous_run_of_agency(store, run.id, agency_id)
+    if previous_id is None:
+        return None
+    previous = store.get_run(previous_id)
+    return diff_findings(
+        findings, store.list_findings(previous_id, agency_id=agency_id), previous_id, previous.started_at, texts.title
+    )

@@ -1,0 +1,196 @@
+"""Apply attestations and waivers to stored findings, as of a moment, and judge level 3.
+
+Pure functions: the same findings, attestations, waivers and moment always give the same answer,
+so a report re-made later for a past moment says what it said then.
+
+- A manual finding takes its status from the agency's latest attestation that is valid at that
+  moment (met → pass, partly met / not met → fail, not applicable → not_applicable). When every
+  attestation has expired it stays `manual`, saying when the evidence expired.
+- A failed automated finding covered by an active waiver keeps its status `fail` and is marked
+  waived; totals count waived failures on their own line.
+- An agency meets level 3 under a catalogue when every clause is met (pass or not applicable),
+  possibly with waivers, which the verdict always states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.catalogue import Catalogue
+from auditor.findings import Status
+from auditor.governance import Answer, Attestation, Waiver
+from auditor.inventory import LocalizedText
+from auditor.messages import reason
+
+_ANSWER_STATUS = {
+    Answer.met: Status.passed,
+    Answer.partly_met: Status.failed,
+    Answer.not_met: Status.failed,
+    Answer.not_applicable: Status.not_applicable,
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FindingKey(_Frozen):
+    """The parts of a stored finding that resolution needs."""
+
+    finding_id: int
+    agency_id: str
+    target: str  # host name, "agency:<id>", service or URL
+    check_id: str
+    status: Status
+
+
+class Resolved(_Frozen):
+    finding_id: int
+    agency_id: str
+    target: str
+    check_id: str
+    raw_status: Status
+    status: Status  # effective: raw, or from an attestation for a manual item
+    waiver_id: int | None = None  # a waived failure keeps status fail
+    attestation_id: int | None = None
+    note: LocalizedText | None = None  # e.g. evidence expired on …, waived until …
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver_id is not None
+
+
+def resolve(
+    findings: Iterable[FindingKey], attestations: Sequence[Attestation], waivers: Sequence[Waiver], as_of: datetime
+) -> list[Resolved]:
+    by_item: dict[tuple[str, str], list[Attestation]] = {}
+    for attestation in attestations:
+        if attestation.recorded_at <= as_of:  # what was known at that moment, nothing recorded later
+            by_item.setdefault((attestation.agency_id, attestation.check_id), []).append(attestation)
+    active = [waiver for waiver in waivers if waiver.active(as_of)]
+    return [_resolve_one(finding, by_item, active, as_of) for finding in findings]
+
+
+def _resolve_one(
+    finding: FindingKey, by_item: dict[tuple[str, str], list[Attestation]], waivers: list[Waiver], as_of: datetime
+) -> Resolved:
+    base = Resolved(
+        finding_id=finding.finding_id,
+        agency_id=finding.agency_id,
+        target=finding.target,
+        check_id=finding.check_id,
+        raw_status=finding.status,
+        status=finding.status,
+    )
+    if finding.status is Status.manual:
+        answers = by_item.get((finding.agency_id, finding.check_id), [])
+        valid = [a for a in answers if a.attested_at <= as_of <= a.valid_until]
+        if valid:
+            current = max(valid, key=lambda a: (a.recorded_at, a.id))
+            note = reason(
+                f"resolve.attested.{current.answer.value}",
+                who=current.attested_by,
+                until=current.valid_until.date().isoformat(),
+            )
+            return base.model_copy(
+                update={"status": _ANSWER_STATUS[current.answer], "attestation_id": current.id, "note": note}
+            )
+        if answers:
+            expired_on = max(a.valid_until for a in answers).date().isoformat()
+            return base.model_copy(update={"note": reason("resolve.expired", date=expired_on)})
+        return base
+    if finding.status is Status.failed:
+        for waiver in waivers:
+            if (
+                waiver.agency_id == finding.agency_id
+                and waiver.check_id == finding.check_id
+                and fnmatchcase(finding.target, waiver.host_pattern)
+            ):
+                note = reason(
+                    "resolve.waived",
+                    id=waiver.id,
+                    until=waiver.expires_at.date().isoformat(),
+                    approver=waiver.approved_by,
+                )
+                return base.model_copy(update={"waiver_id": waiver.id, "note": note})
+    return base
+
+
+class ClauseState(StrEnum):
+    met = "met"
+    met_with_waivers = "met_with_waivers"
+    not_applicable = "not_applicable"
+    not_met = "not_met"
+    awaiting_evidence = "awaiting_evidence"  # manual items without a valid attestation
+    not_evaluated = "not_evaluated"  # nothing in this run evidences the clause (e.g. agent not run)
+
+
+class ClauseVerdict(_Frozen):
+    clause: str
+    group: str
+    state: ClauseState
+    findings: int
+    failed: int
+    errors: int
+    waived: int
+    awaiting: int
+
+
+class Verdict(_Frozen):
+    agency_id: str
+    framework: str
+    meets_level3: bool
+    waived: int  # failures accepted through waivers: the verdict never hides them
+    clauses: tuple[ClauseVerdict, ...]
+
+    def count(self, state: ClauseState) -> int:
+        return sum(1 for clause in self.clauses if clause.state is state)
+
+
+def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolved]) -> Verdict:
+    mine = [r for r in resolved if r.agency_id == agency_id]
+    clauses = []
+    for clause in catalogue.clauses:
+        ids = {*clause.checks, *clause.network_checks, *clause.manual}
+        related = [r for r in mine if r.check_id in ids]
+        failed = sum(1 for r in related if r.status is Status.failed and not r.waived)
+        waived = sum(1 for r in related if r.status is Status.failed and r.waived)
+        errors = sum(1 for r in related if r.status is Status.error)
+        awaiting = sum(1 for r in related if r.status is Status.manual)
+        if not related:
+            state = ClauseState.not_evaluated
+        elif failed or errors:
+            state = ClauseState.not_met
+        elif awaiting:
+            state = ClauseState.awaiting_evidence
+        elif all(r.status is Status.not_applicable for r in related):
+            state = ClauseState.not_applicable
+        elif waived:
+            state = ClauseState.met_with_waivers
+        else:
+            state = ClauseState.met
+        clauses.append(
+            ClauseVerdict(
+                clause=clause.id,
+                group=clause.group,
+                state=state,
+                findings=len(related),
+                failed=failed,
+                errors=errors,
+                waived=waived,
+                awaiting=awaiting,
+            )
+        )
+    ok = {ClauseState.met, ClauseState.met_with_waivers, ClauseState.not_applicable}
+    return Verdict(
+        agency_id=agency_id,
+        framework=catalogue.framework,
+        meets_level3=all(c.state in ok for c in clauses),
+        waived=sum(c.waived for c in clauses),
+        clauses=tuple(clauses),
+    )
