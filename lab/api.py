@@ -133,8 +133,9 @@ def status() -> list[HostStatus]:
     result = []
     for index in _known_indices(state):
         hp = HostPaths(index, state)
-        posture = posture_for(index).name
-        result.append(HostStatus(hp.name, hp.address, posture, hosts.init_pid(hp), hosts.sshd_answers(hp.address)))
+        posture = posture_for(index)
+        sshd = hosts.sshd_answers(hp.address, posture.ssh_port)
+        result.append(HostStatus(hp.name, hp.address, posture.name, hosts.init_pid(hp), sshd))
     return result
 
 
@@ -254,7 +255,7 @@ def _wait_ready(paths: list[HostPaths], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while pending:
         for hp in list(pending):
-            if hosts.sshd_answers(hp.address, timeout=0.5):
+            if hosts.sshd_answers(hp.address, posture_for(hp.index).ssh_port, timeout=0.5):
                 pending.remove(hp)
             elif hosts.unshare_pid(hp) is None:
                 raise LabError(f"{hp.name} stopped before sshd answered; init log:\n{hosts.log_tail(hp)}")
@@ -271,9 +272,11 @@ def _info(state: Path, key: Path, paths: list[HostPaths]) -> LabInfo:
     lab_hosts: list[LabHost] = []
     known: list[str] = []
     for hp in paths:
+        port = posture_for(hp.index).ssh_port
+        target = hp.address if port == 22 else f"[{hp.address}]:{port}"
         for pub in sorted((hp.merged / "etc/ssh").glob("ssh_host_*_key.pub")):
             fields = pub.read_text(encoding="ascii").split()
-            known.append(f"{hp.address} {fields[0]} {fields[1]}")
+            known.append(f"{target} {fields[0]} {fields[1]}")
         pid = hosts.init_pid(hp)
         if pid is None:
             raise LabError(f"{hp.name}: no init process\n{hosts.log_tail(hp)}")
@@ -281,7 +284,7 @@ def _info(state: Path, key: Path, paths: list[HostPaths]) -> LabInfo:
             LabHost(
                 name=hp.name,
                 address=hp.address,
-                port=22,
+                port=port,
                 user=USER,
                 posture=posture_for(hp.index).name,
                 upperdir=hp.upper,

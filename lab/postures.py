@@ -27,6 +27,7 @@ class Posture:
     sshd: list[str]
     nft: bool
     net_sysctls: dict[str, str] = field(default_factory=dict)
+    ssh_port: int = 22  # must match "Port" in lab/guest/<name>.sh
 
 
 POSTURES: dict[str, Posture] = {
@@ -35,6 +36,7 @@ POSTURES: dict[str, Posture] = {
         services=[RSYSLOGD, CRON, CHRONYD, NETSVC],
         sshd=SSHD_SYSLOG,
         nft=True,
+        ssh_port=2222,  # level 3: a non-default admin port
         net_sysctls={
             "net.ipv4.ip_forward": "0",
             "net.ipv4.conf.all.send_redirects": "0",

@@ -97,7 +97,7 @@ class GovernanceStore:
                     )
                 )
             }
-            sizes = dict(session.execute(select(DocumentRecord.sha256, DocumentRecord.size)).tuples().all())
+            sizes = dict(session.execute(select(DocumentRecord.sha256, DocumentRecord.size)).all())
             return [
                 Attestation(
                     id=r.id,
@@ -177,7 +177,7 @@ class GovernanceStore:
             if as_of is not None:
                 query = query.where(WaiverRecord.recorded_at <= as_of)
             waivers = []
-            for record, revocation in session.execute(query).tuples():
+            for record, revocation in session.execute(query):
                 revoked = (
                     revocation if revocation is not None and (as_of is None or revocation.revoked_at <= as_of) else None
                 )

@@ -61,10 +61,14 @@ readonly TMOUT
 export TMOUT
 TM
 
-# --- sshd ------------------------------------------------------------------------------
+# --- sshd: admin port 2222 only (lab/postures.py ssh_port), members of sshusers only -----
+getent group sshusers >/dev/null || groupadd -r sshusers
+usermod -aG sshusers auditor
+usermod -aG sshusers alice
 cat > /etc/ssh/sshd_config <<'SSHD'
 # auditor lab (hardened)
-Port 22
+Port 2222
+AllowGroups sshusers
 HostKey /etc/ssh/ssh_host_ed25519_key
 HostKey /etc/ssh/ssh_host_ecdsa_key
 HostKey /etc/ssh/ssh_host_rsa_key
@@ -127,7 +131,7 @@ table inet filter {
 		ip saddr 127.0.0.0/8 iif != "lo" drop
 		ct state established,related accept
 		ct state invalid drop
-		tcp dport 22 ct state new accept
+		tcp dport 2222 ct state new accept
 		tcp dport { 80, 443 } ct state new accept
 		icmp type echo-request accept
 	}

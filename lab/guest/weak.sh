@@ -4,6 +4,7 @@
 setkv /etc/login.defs PASS_MAX_DAYS 99999 '	'
 setkv /etc/login.defs PASS_MIN_DAYS 0 '	'
 setkv /etc/login.defs UMASK 022 '		'
+setkv /etc/login.defs ENCRYPT_METHOD MD5 ' '
 echo 'root:root' | chpasswd
 id bob >/dev/null 2>&1 || useradd -m -s /bin/bash -c "Bob Legacy" bob
 echo 'bob:bob123' | chpasswd
@@ -43,6 +44,9 @@ X11Forwarding yes
 AllowTcpForwarding yes
 MaxAuthTries 10
 LoginGraceTime 300
+MaxSessions 64
+HostbasedAuthentication yes
+IgnoreRhosts no
 PrintMotd no
 AcceptEnv LANG LC_*
 Ciphers +aes128-cbc,aes256-cbc,3des-cbc
@@ -53,6 +57,9 @@ PubkeyAcceptedAlgorithms +ssh-rsa
 Subsystem sftp /usr/lib/openssh/sftp-server
 SSHD
 chmod 644 /etc/ssh/sshd_config
+# a legacy 2048-bit RSA host key
+rm -f /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_rsa_key.pub
+ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key
 
 # --- no logging, no cron, no time sync -------------------------------------------------
 # rsyslog stays installed (telnetd depends on a system log daemon) but is not started.
