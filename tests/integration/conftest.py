@@ -39,6 +39,7 @@ def lab_inventory(
     roles: dict[str, list[str]] | None = None,
     extra_hosts: list[dict] | None = None,
     agency_inputs: dict | None = None,
+    only: list[str] | None = None,
 ) -> Path:  # type: ignore[no-untyped-def]
     hosts = [
         {
@@ -51,6 +52,7 @@ def lab_inventory(
             "roles": (roles or {}).get(host.name, ["web"]),
         }
         for host in lab.hosts
+        if host.name in (only or ["labh1", "labh2", "labh3"])
     ]
     agency = {"id": "lab", "name": {"vi": "Phòng thí nghiệm", "en": "Lab"}, "hosts": hosts + (extra_hosts or [])}
     if agency_inputs:
