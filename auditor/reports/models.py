@@ -49,9 +49,10 @@ class ClauseView(_View):
     group_id: str
     heading: str
     state: ClauseState
+    findings: int
     failed: int
     errors: int
-    passed: int
+    waived: int
     pending: int
 
 
@@ -98,6 +99,7 @@ class HostView(_View):
 class AffectedHost(_View):
     host_name: str
     status: str
+    note: str  # waiver or attestation note, "" when none
     observed: TrimmedText
     expected: str
     reason: str
@@ -163,9 +165,9 @@ class DiffView(_View):
 
 class ScopeView(_View):
     hosts: tuple[tuple[str, str], ...]  # (name, address)
-    websites: tuple[str, ...]
-    networks: tuple[str, ...]
-    recorded: bool  # whether the run recorded the agency's websites and networks
+    websites: tuple[str, ...]  # website targets of the run
+    services: tuple[str, ...]  # network service targets of the run (tcp://address:port)
+    networks: tuple[str, ...]  # from run options["scope"][agency]["networks"] when the run recorded them
 
 
 class AgencyAssessment(_View):
@@ -183,6 +185,7 @@ class AgencyAssessment(_View):
     status_counts: dict[str, int]
     severity_failing: dict[str, int]  # failing findings (fail + error) per severity
     failing_checks: tuple[str, ...]  # check ids that fail or error on at least one target
+    waived: int  # failures accepted through active waivers (still counted as failing results)
     hosts_total: int
     hosts_error: int
     manual_pending: int

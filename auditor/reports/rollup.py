@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from auditor.catalogue import Catalogue
-from auditor.content import Content
 from auditor.findings import RequirementRef
 from auditor.reports.locale import Strings
 from auditor.reports.models import (
@@ -21,6 +20,8 @@ from auditor.reports.models import (
     Lang,
     Verdict,
 )
+from auditor.resolve import ClauseState as JudgedState
+from auditor.resolve import Resolved, judge_agency
 from auditor.store import FindingRow, RunHostRow, RunSummary
 
 UNMAPPED_GROUP = "-"
@@ -44,19 +45,19 @@ def refs_of(finding: FindingRow, content: Content) -> tuple[RequirementRef, ...]
     return finding.requirements or content.requirements_of(finding.check_id)
 
 
-def clause_state(statuses: Sequence[str]) -> ClauseState:
-    seen = set(statuses)
-    if "fail" in seen:
-        return ClauseState.failed
-    if "error" in seen:
-        return ClauseState.error
-    if "manual" in seen:
-        return ClauseState.pending
-    if "pass" in seen:
-        return ClauseState.passed
-    if "not_applicable" in seen:
-        return ClauseState.not_applicable
-    return ClauseState.no_evidence
+_CLAUSE_STATE = {
+    JudgedState.met: ClauseState.passed,
+    JudgedState.met_with_waivers: ClauseState.passed,
+    JudgedState.not_applicable: ClauseState.not_applicable,
+    JudgedState.awaiting_evidence: ClauseState.pending,
+    JudgedState.not_evaluated: ClauseState.no_evidence,
+}
+
+
+def effective_status(finding: FindingRow, resolved: Mapping[int, Resolved]) -> str:
+    """The status after attestations (manual items) as resolved for the report's moment."""
+    outcome = resolved.get(finding.id)
+    return outcome.status.value if outcome is not None else finding.status.value
 
 
 def assess(
@@ -64,38 +65,53 @@ def assess(
     agency_id: str,
     hosts: Sequence[RunHostRow],
     findings: Sequence[FindingRow],
+    resolved: Mapping[int, Resolved],
     catalogue: Catalogue,
-    content: Content,
     lang: Lang,
     strings: Strings,
 ) -> AgencyAssessment:
-    """The roll-up of one agency's targets and findings in one run against one catalogue."""
+    """The roll-up of one agency's targets and findings in one run against one catalogue.
+
+    Clause states and the verdict come from auditor.resolve.judge_agency (attestations and waivers applied), so
+    the report says what `auditor verdict` says."""
     own_hosts = [h for h in hosts if h.agency_id == agency_id]
     own = [f for f in findings if f.agency_id == agency_id]
-    by_clause: dict[str, list[str]] = {clause.id: [] for clause in catalogue.clauses}
-    for finding in own:
-        for ref in refs_of(finding, content):
-            if ref.framework == catalogue.framework and ref.clause in by_clause:
-                by_clause[ref.clause].append(finding.status.value)
+    keyed = [
+        resolved.get(f.id)
+        or Resolved(
+            finding_id=f.id,
+            agency_id=f.agency_id,
+            target=f.host_name,
+            check_id=f.check_id,
+            raw_status=f.status,
+            status=f.status,
+        )
+        for f in own
+    ]
+    judged = judge_agency(agency_id, catalogue, keyed)
+    headings = {clause.id: clause.heading.get(lang) for clause in catalogue.clauses}
     clauses = tuple(
         ClauseView(
-            id=clause.id,
-            group_id=clause.group,
-            heading=clause.heading.get(lang),
-            state=clause_state(by_clause[clause.id]),
-            failed=by_clause[clause.id].count("fail"),
-            errors=by_clause[clause.id].count("error"),
-            passed=by_clause[clause.id].count("pass"),
-            pending=by_clause[clause.id].count("manual"),
+            id=c.clause,
+            group_id=c.group,
+            heading=headings[c.clause],
+            state=_clause_state(c.state, c.failed),
+            failed=c.failed,
+            errors=c.errors,
+            waived=c.waived,
+            pending=c.awaiting,
+            findings=c.findings,
         )
-        for clause in sorted(catalogue.clauses, key=lambda c: clause_key(c.id))
+        for c in sorted(judged.clauses, key=lambda c: clause_key(c.clause))
     )
     groups = tuple(_group(group.id, group.heading.get(lang), clauses) for group in catalogue.groups)
-    status_counts = Counter(f.status.value for f in own)
-    severity_failing = Counter(f.severity.value for f in own if f.status.value in FAILING)
-    failing_checks = tuple(sorted({f.check_id for f in own if f.status.value in FAILING}))
+    statuses = [effective_status(f, resolved) for f in own]
+    status_counts = Counter(statuses)
+    severity_failing = Counter(f.severity.value for f, st in zip(own, statuses, strict=True) if st in FAILING)
+    failing_checks = tuple(sorted({f.check_id for f, st in zip(own, statuses, strict=True) if st in FAILING}))
+    waived = sum(1 for r in keyed if r.waived)
     demonstrated = sum(1 for c in clauses if c.state.demonstrated)
-    verdict, reasons = _verdict(status_counts, clauses, strings)
+    verdict, reasons = _verdict(judged.meets_level3, status_counts, waived, clauses, strings)
     name = own_hosts[0].agency_name if own_hosts else None
     return AgencyAssessment(
         agency_id=agency_id,
@@ -110,12 +126,19 @@ def assess(
         status_counts={status: status_counts.get(status, 0) for status in run.finding_counts},
         severity_failing={severity: severity_failing.get(severity, 0) for severity in SEVERITY_ORDER},
         failing_checks=failing_checks,
+        waived=waived,
         hosts_total=sum(1 for h in own_hosts if h.kind == "host"),
         hosts_error=sum(1 for h in own_hosts if h.kind == "host" and h.status.value == "error"),
         manual_pending=status_counts.get("manual", 0),
         clauses_demonstrated=demonstrated,
         clauses_total=len(clauses),
     )
+
+
+def _clause_state(state: JudgedState, failed: int) -> ClauseState:
+    if state is JudgedState.not_met:
+        return ClauseState.failed if failed else ClauseState.error
+    return _CLAUSE_STATE[state]
 
 
 def _group(group_id: str, heading: str, clauses: Sequence[ClauseView]) -> GroupView:
@@ -138,14 +161,11 @@ def _group(group_id: str, heading: str, clauses: Sequence[ClauseView]) -> GroupV
 
 
 def _verdict(
-    status_counts: Counter[str], clauses: Sequence[ClauseView], strings: Strings
+    meets: bool, status_counts: Counter[str], waived: int, clauses: Sequence[ClauseView], strings: Strings
 ) -> tuple[Verdict, tuple[str, ...]]:
     reasons: list[str] = []
-    failed, errors, pending = (
-        status_counts.get("fail", 0),
-        status_counts.get("error", 0),
-        status_counts.get("manual", 0),
-    )
+    failed = status_counts.get("fail", 0) - waived
+    errors, pending = status_counts.get("error", 0), status_counts.get("manual", 0)
     missing = sum(1 for c in clauses if c.state is ClauseState.no_evidence)
     if failed:
         reasons.append(strings.format("reason_failed", n=failed))
@@ -155,11 +175,13 @@ def _verdict(
         reasons.append(strings.format("reason_pending", n=pending))
     if missing:
         reasons.append(strings.format("reason_no_evidence", n=missing))
+    if waived:
+        reasons.append(strings.format("reason_waived", n=waived))
+    if meets:
+        return Verdict.meets, (strings.format("reason_meets"), *reasons)
     if failed:
         return Verdict.not_met, tuple(reasons)
-    if reasons:
-        return Verdict.not_demonstrated, tuple(reasons)
-    return Verdict.meets, (strings.format("reason_meets"),)
+    return Verdict.not_demonstrated, tuple(reasons)
 
 
 def bar_chart(items: Sequence[tuple[str, int, str]], maximum: int, width: int = 640, label_width: int = 300) -> Chart:
