@@ -25,6 +25,7 @@ class _Strict(BaseModel):
 class Applicability(_Strict):
     os_families: tuple[OsFamily, ...] = ()  # empty: every family
     roles: tuple[Slug, ...] = ()  # empty: every host; else the host needs one of these roles
+    exclude_roles: tuple[Slug, ...] = ()  # hosts with any of these roles are out of scope (e.g. router)
 
 
 class Probe(_Strict):
@@ -33,6 +34,9 @@ class Probe(_Strict):
 
     kind: Literal["shell"] = "shell"
     command: str = Field(min_length=1)
+    # Profile inputs the command reads, as environment variables AUDITOR_INPUT_<NAME> (upper case):
+    # e.g. `inputs: [backup_dirs]` gives $AUDITOR_INPUT_BACKUP_DIRS.
+    inputs: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
     timeout: float = Field(default=20.0, gt=0, le=600)
     output_cap: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
 
@@ -111,7 +115,11 @@ class Check(_Strict):
         return self.probe is None
 
     def input_names(self) -> set[str]:
-        return input_names(self.expect) if self.expect is not None else set()
+        names = set(self.probe.inputs) if isinstance(self.probe, Probe) else set()
+        for expectation in (self.expect, self.configured):
+            if expectation is not None:
+                names |= input_names(expectation)
+        return names
 
 
 class ProfileInput(_Strict):

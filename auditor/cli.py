@@ -31,13 +31,15 @@ from auditor.catalogue import Verification, coverage
 from auditor.cli_governance import as_of_moment, resolved_findings
 from auditor.cli_governance import register as register_governance
 from auditor.collectors.known_hosts import KnownHostsStore, fingerprint
+from auditor.collectors.nmap import ScanOptions
 from auditor.collectors.ssh import SshCollector
 from auditor.content import Content, load_content
 from auditor.engine import RunTally, run_audit
 from auditor.errors import AuditorError, ConfigError, ContentError, NotFoundError
 from auditor.findings import HostResult, HostStatus, Status
 from auditor.inventory import load_inventory
-from auditor.plan import plan_audit
+from auditor.network import NetworkOptions, Only, agents_for, inside_view, merge_tally, narrow, run_network
+from auditor.plan import AuditPlan, plan_audit
 from auditor.settings import DEFAULT_DB_URL, default_known_hosts
 from auditor.store.db import open_store
 from auditor.textsafe import terminal_safe
@@ -101,15 +103,24 @@ def audit(
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Hosts audited at once.")] = 8,
     deadline: Annotated[float, typer.Option(min=1, help="Seconds allowed per host.")] = 300.0,
     connect_timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed to connect.")] = 10.0,
+    only: Annotated[Only | None, typer.Option("--only", help="Only one agent: ssh, network or web.")] = None,
+    trust_ca: Annotated[
+        Path | None, typer.Option("--trust-ca", exists=True, dir_okay=False, help="Extra CA file trusted for TLS.")
+    ] = None,
+    all_ports: Annotated[
+        bool, typer.Option("--all-ports", help="Scan all 65535 TCP ports (default: top 1000).")
+    ] = False,
 ) -> None:
-    """Audit the inventory's servers over SSH and store findings with their evidence."""
+    """Audit the inventory's servers over SSH and from the network; store findings with their evidence."""
     with _errors_to_exit():
         content = _content(content_dir)
         inv = load_inventory(inventory)
         selected = content.select(check)
         audit_plan = plan_audit(inv, selected, content.profile, content.requirements, agency or (), host or ())
+        if only in (Only.network, Only.web):
+            audit_plan = AuditPlan([], [])
         plans = audit_plan.hosts
-        if not plans:
+        if not plans and only in (None, Only.ssh):
             raise ConfigError(f"{inventory}: no hosts selected")
         store = open_store(db)
         options = {
@@ -144,6 +155,25 @@ def audit(
                 tally = run_audit(
                     run_id, plans, collector, store, concurrency, on_host_done=done, agency_plans=audit_plan.agencies
                 )
+                if only != Only.ssh and not tally.interrupted:
+                    agencies = narrow([inv.agency(a) for a in agency] if agency else inv.agencies, host or ())
+                    net_options = NetworkOptions(
+                        scan=ScanOptions(ports="all" if all_ports else "top"),
+                        agents=agents_for(only),
+                        extra_ca=trust_ca,
+                    )
+                    net = run_network(
+                        run_id,
+                        agencies,
+                        selected,
+                        content.profile,
+                        content.requirements,
+                        store,
+                        net_options,
+                        inside_view(results),
+                        on_target_done=results.append,
+                    )
+                    merge_tally(tally, net.tally)
             except BaseException:
                 store.finish_run(run_id, "failed")  # finished hosts stay stored; the run says it broke
                 raise
@@ -439,6 +469,14 @@ def _root(
 
 
 register_governance(app, _errors_to_exit, console, _content)
+
+from auditor.cli_report import register as register_report  # noqa: E402
+
+register_report(app)
+
+from auditor.cli_remediate import register as register_remediate  # noqa: E402
+
+register_remediate(app)
 
 
 def main() -> None:

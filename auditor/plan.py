@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from auditor.checks import Check, Probe, Profile
+from auditor.collectors.script import shell_quote
 from auditor.errors import InventoryError
 from auditor.evaluate import manual_finding, not_applicable_finding
 from auditor.findings import Finding, RequirementRef
@@ -39,13 +40,22 @@ class HostPlan:
                 requests.append(
                     ProbeRequest(
                         probe_id=check.id,
-                        command=probe.command,
+                        command=probe_command(probe, self.inputs),
                         timeout_s=probe.timeout,
                         output_cap=probe.output_cap,
                         os_families=check.applies_to.os_families,
                     )
                 )
         return requests
+
+
+def probe_command(probe: Probe, inputs: Inputs) -> str:
+    """Prefix the command with the inputs it reads, so the evidence shows the values used too."""
+    lines = [f"AUDITOR_INPUT_{name.upper()}={shell_quote(str(inputs[name]))}" for name in probe.inputs]
+    if not lines:
+        return probe.command
+    exports = " ".join(f"AUDITOR_INPUT_{name.upper()}" for name in probe.inputs)
+    return "\n".join([*lines, f"export {exports}", probe.command])
 
 
 def agency_inputs(agency: Agency, profile: Profile) -> Inputs:
@@ -97,6 +107,9 @@ def plan_host(
         scope = check.applies_to
         if scope.roles and not set(scope.roles) & set(host.roles):
             decided.append(not_applicable_finding(check, reason("not_applicable.role", roles=", ".join(scope.roles))))
+        elif set(scope.exclude_roles) & set(host.roles):
+            excluded = ", ".join(sorted(set(scope.exclude_roles) & set(host.roles)))
+            decided.append(not_applicable_finding(check, reason("not_applicable.excluded_role", roles=excluded)))
         elif scope.os_families and host.os_family and host.os_family not in scope.os_families:
             why = reason("not_applicable.os_family", family=host.os_family, families=", ".join(scope.os_families))
             decided.append(not_applicable_finding(check, why))

@@ -17,6 +17,8 @@ RSYSLOGD = ["/usr/sbin/rsyslogd", "-n", "-iNONE"]
 CRON = ["/usr/sbin/cron", "-f"]
 CHRONYD = ["/usr/sbin/chronyd", "-n", "-x"]  # -x: never steps or slews the real clock
 INETD = ["/usr/sbin/inetd", "-i"]
+# clamd's socket folder lives on the tmpfs /run, made at every start.
+CLAMD = ["/bin/sh", "-c", "install -d -o clamav -g clamav /run/clamav && exec /usr/sbin/clamd --foreground"]
 NETSVC = ["/bin/sh", "/opt/auditor-lab/services-run.sh"]  # lab network services (lab/guest/services.sh)
 
 
@@ -33,12 +35,20 @@ class Posture:
 POSTURES: dict[str, Posture] = {
     "hardened": Posture(
         name="hardened",
-        services=[RSYSLOGD, CRON, CHRONYD, NETSVC],
+        services=[RSYSLOGD, CRON, CHRONYD, CLAMD, NETSVC],
         sshd=SSHD_SYSLOG,
         nft=True,
         ssh_port=2222,  # level 3: a non-default admin port
         net_sysctls={
             "net.ipv4.ip_forward": "0",
+            "net.ipv6.conf.all.forwarding": "0",
+            "net.ipv6.conf.all.accept_redirects": "0",
+            "net.ipv6.conf.default.accept_redirects": "0",
+            "net.ipv6.conf.all.accept_source_route": "0",
+            "net.ipv6.conf.default.accept_source_route": "0",
+            "net.ipv4.conf.default.accept_source_route": "0",
+            "net.ipv4.conf.default.rp_filter": "1",
+            "net.ipv4.conf.default.log_martians": "1",
             "net.ipv4.conf.all.send_redirects": "0",
             "net.ipv4.conf.default.send_redirects": "0",
             "net.ipv4.conf.all.accept_redirects": "0",
@@ -57,6 +67,10 @@ POSTURES: dict[str, Posture] = {
         nft=False,
         net_sysctls={
             "net.ipv4.ip_forward": "1",
+            "net.ipv4.conf.all.accept_source_route": "1",
+            "net.ipv4.conf.all.rp_filter": "0",
+            "net.ipv4.conf.default.rp_filter": "0",
+            "net.ipv4.conf.all.log_martians": "0",
             "net.ipv4.conf.all.accept_redirects": "1",
             "net.ipv4.conf.all.send_redirects": "1",
             "net.ipv4.tcp_syncookies": "0",

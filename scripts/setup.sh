@@ -13,7 +13,7 @@ fi
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
-packages=(python3 python3-venv python3-pip debootstrap iproute2 util-linux openssh-client nmap procps)
+packages=(python3 python3-venv python3-pip debootstrap iproute2 util-linux openssh-client nmap procps fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 chromium poppler-utils)
 [ "$dev" = 1 ] && packages+=(postgresql)
 
 missing=()

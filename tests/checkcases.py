@@ -34,11 +34,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from auditor.checks import Check
+from auditor.checks import Check, Probe
 from auditor.collectors.script import build_script, new_token, parse_stream
 from auditor.evaluate import evaluate
 from auditor.findings import Finding
 from auditor.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
+from auditor.plan import probe_command
 
 CASES_DIR = Path(__file__).parent / "checks"
 # A RHEL-family scenario runs over the Debian base with this os-release, unless it brings its own.
@@ -130,8 +131,8 @@ class Sandbox:
     def close(self) -> None:
         shutil.rmtree(self.keys, ignore_errors=True)
 
-    def run(self, check: Check, case: Case) -> Observation:
-        assert check.probe is not None
+    def run(self, check: Check, case: Case, inputs: dict[str, int | float | str | bool]) -> Observation:
+        assert isinstance(check.probe, Probe)
         with tempfile.TemporaryDirectory(prefix="auditor-sandbox-") as tmp:
             upper, work, merged = (Path(tmp) / name for name in ("upper", "work", "merged"))
             for folder in (upper, work, merged, upper / "etc/ssh", upper / "run/sshd", upper / "proc"):
@@ -153,7 +154,7 @@ class Sandbox:
             chowns = [f"chown {owner} '{path}'" for path, owner in case.owners.items()]
             request = ProbeRequest(
                 probe_id=check.id,
-                command=check.probe.command,
+                command=probe_command(check.probe, inputs),
                 timeout_s=check.probe.timeout,
                 output_cap=check.probe.output_cap,
                 os_families=check.applies_to.os_families,

@@ -55,8 +55,28 @@ DEFAULT_SCRIPTS = (
     "ftp-anon",
 )
 # Always scanned besides the top ports: what the exposure policy asks about.
-POLICY_TCP_PORTS = (21, 22, 23, 111, 139, 445, 1433, 2082, 2083, 2086, 2087, 2222, 3306, 3389, 5432, 5900, 6379,
-                    9200, 10000, 27017)
+POLICY_TCP_PORTS = (
+    21,
+    22,
+    23,
+    111,
+    139,
+    445,
+    1433,
+    2082,
+    2083,
+    2086,
+    2087,
+    2222,
+    3306,
+    3389,
+    5432,
+    5900,
+    6379,
+    9200,
+    10000,
+    27017,
+)
 POLICY_UDP_PORTS = (69, 161)
 SCRIPT_DB = Path("/usr/share/nmap/scripts/script.db")
 SERVICES_FILE = Path("/usr/share/nmap/nmap-services")
@@ -189,57 +209,75 @@ def top_tcp_ports(count: int, path: Path = SERVICES_FILE) -> list[int]:
     return [port for _, port in ranked[:count]]
 
 
-def port_spec(options: ScanOptions, privileged: bool) -> str:
+def port_spec(options: ScanOptions) -> str:
+    """TCP ports to scan: the top ports plus the policy ports, or the full range."""
     if options.ports == "all":
-        tcp = "1-65535"
-    else:
-        ports = sorted({*top_tcp_ports(options.top_ports), *POLICY_TCP_PORTS})
-        tcp = ",".join(str(p) for p in ports)
-    spec = f"T:{tcp}"
-    if options.udp and privileged:
-        spec += ",U:" + ",".join(str(p) for p in POLICY_UDP_PORTS)
-    return spec
+        return "T:1-65535"
+    return "T:" + ",".join(str(p) for p in sorted({*top_tcp_ports(options.top_ports), *POLICY_TCP_PORTS}))
 
 
 def nmap_arguments(options: ScanOptions, privileged: bool) -> list[str]:
     scripts = check_scripts(options.scripts)
-    args = ["-sS" if privileged else "-sT"]
-    if options.udp and privileged:
-        args.append("-sU")
-    args += ["-sV", "--version-light", "-Pn", "-n", "--max-retries", "2"]
+    args = ["-sS" if privileged else "-sT", "-sV", "--version-light", "-Pn", "-n", "--max-retries", "2"]
     args += ["--host-timeout", f"{options.host_timeout_s}s", "--script-timeout", "60s"]
     if scripts:
         args += ["--script", ",".join(scripts)]
     return args
 
 
+# UDP runs apart and without -sV: version probes on silent (open|filtered) UDP ports cost ~40 s a host.
+UDP_ARGUMENTS = ["-sU", "-Pn", "-n", "--max-retries", "1"]
+
+
 def is_privileged() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def run_scan(targets: Sequence[str], options: ScanOptions | None = None) -> NmapScan:
-    """Scan the targets (addresses or networks) once; raise CollectorError when nmap cannot run."""
+def _nmap(targets: Sequence[str], ports: str, args: list[str], timeout_s: int) -> tuple[str, bytes]:
     import nmap  # python-nmap; imported here so the policy functions work without it
 
+    scanner = nmap.PortScanner()
+    try:
+        scanner.scan(" ".join(targets), ports, " ".join(args), timeout=timeout_s)
+    except nmap.PortScannerTimeout:
+        raise CollectorError(f"nmap did not finish within {timeout_s}s", "timeout") from None
+    except nmap.PortScannerError as exc:
+        raise CollectorError(f"nmap failed: {str(exc).strip()[:300]}", "scan_failed") from None
+    raw = scanner.get_nmap_last_output()
+    xml = raw if isinstance(raw, bytes) else str(raw).encode()
+    return " ".join(["nmap", "-oX", "-", *targets, "-p", ports, *args]), xml
+
+
+def run_scan(targets: Sequence[str], options: ScanOptions | None = None) -> NmapScan:
+    """Scan the targets (addresses or networks); raise CollectorError when nmap cannot run.
+
+    TCP (with -sV and the allowed scripts) is one nmap run; the policy UDP ports, when running as
+    root, a second one. Both XML documents are kept, one after the other, as the evidence.
+    """
     opts = options or ScanOptions()
     privileged = is_privileged()
     args = nmap_arguments(opts, privileged)  # refuses scripts before anything runs
     if shutil.which("nmap") is None:
         raise NmapMissingError(f"nmap was not found in PATH: {INSTALL_HINT}")
-    ports = port_spec(opts, privileged)
-    scanner = nmap.PortScanner()
     started = time.monotonic()
-    try:
-        scanner.scan(" ".join(targets), ports, " ".join(args), timeout=opts.process_timeout_s)
-    except nmap.PortScannerTimeout:
-        raise CollectorError(f"nmap did not finish within {opts.process_timeout_s}s", "timeout") from None
-    except nmap.PortScannerError as exc:
-        raise CollectorError(f"nmap failed: {str(exc).strip()[:300]}", "scan_failed") from None
-    raw = scanner.get_nmap_last_output()
-    xml = raw if isinstance(raw, bytes) else str(raw).encode()
-    command = " ".join(["nmap", "-oX", "-", *targets, "-p", ports, *args])
+    command, xml = _nmap(targets, port_spec(opts), [*args], opts.process_timeout_s)
+    hosts = {host.address: host for host in parse_xml(xml)}
+    if opts.udp and privileged:
+        udp_ports = "U:" + ",".join(str(p) for p in POLICY_UDP_PORTS)
+        timeout_args = [*UDP_ARGUMENTS, "--host-timeout", f"{opts.host_timeout_s}s"]
+        udp_command, udp_xml = _nmap(targets, udp_ports, timeout_args, opts.process_timeout_s)
+        for host in parse_xml(udp_xml):
+            known = hosts.get(host.address)
+            merged = host if known is None else known.model_copy(update={"ports": (*known.ports, *host.ports)})
+            hosts[host.address] = merged
+        command += " ; " + udp_command
+        xml += b"\n" + udp_xml
     return NmapScan(
-        command=command, xml=xml, hosts=parse_xml(xml), duration_s=time.monotonic() - started, privileged=privileged
+        command=command,
+        xml=xml,
+        hosts=tuple(hosts.values()),
+        duration_s=time.monotonic() - started,
+        privileged=privileged,
     )
 
 

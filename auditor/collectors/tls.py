@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,8 @@ PROTOCOLS: dict[str, ssl.TLSVersion] = {
 # OpenSSL cipher strings naming families we call weak; a family the local OpenSSL lacks is "not testable".
 WEAK_FAMILIES = ("3DES", "RC4", "DES", "NULL", "EXPORT", "aNULL", "MD5")
 _ANY_CIPHER = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
+# NIST SP 800-57 Part 1: EC key size → RSA-equivalent strength
+_EC_STRENGTH = ((512, 15360), (384, 7680), (256, 3072), (224, 2048))
 
 
 class ProtocolResult(BaseModel):
@@ -70,8 +73,12 @@ def _context(minimum: ssl.TLSVersion, maximum: ssl.TLSVersion, ciphers: str = _A
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the chain is judged separately, by _verify_chain
-    context.minimum_version = minimum
-    context.maximum_version = maximum
+    with (
+        warnings.catch_warnings()
+    ):  # TLS 1.0/1.1 are deprecated: seeing whether a server still offers them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = minimum
+        context.maximum_version = maximum
     context.set_ciphers(ciphers)
     return context
 
@@ -131,7 +138,7 @@ def _strength(key: object) -> tuple[str, int, int]:
         return "DSA", key.key_size, key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey):
         size = key.curve.key_size  # NIST SP 800-57: 224 → 2048, 256 → 3072, 384 → 7680, 521 → 15360
-        equivalent = 15360 if size >= 512 else 7680 if size >= 384 else 3072 if size >= 256 else 2048 if size >= 224 else 1024
+        equivalent = next((bits for floor, bits in _EC_STRENGTH if size >= floor), 1024)
         return f"EC {key.curve.name}", size, equivalent
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "Ed25519", 256, 3072
@@ -213,7 +220,12 @@ def observe(
     protocols = tuple(probe_protocol(address, port, name, proto, timeout) for proto in PROTOCOLS)
     if not any(p.offered for p in protocols):
         return TlsReport(
-            address=address, port=port, server_name=name, protocols=protocols, weak_ciphers=(), certificate=None,
+            address=address,
+            port=port,
+            server_name=name,
+            protocols=protocols,
+            weak_ciphers=(),
+            certificate=None,
             error="no TLS handshake succeeded",
         )
     weak = tuple(probe_weak_family(address, port, name, family, timeout) for family in WEAK_FAMILIES)

@@ -1,7 +1,7 @@
 """Reports made from the audit store only: the agency remediation report, the department summary, exports.
 
-    report = build_agency_report(store, content, "latest", "baosoctrang", lang="vi")
-    html = render_html(report); pdf = render_pdf(html)
+report = build_agency_report(store, content, "latest", "baosoctrang", lang="vi")
+html = render_html(report); pdf = render_pdf(html)
 """
 
 from auditor.reports.agency import build_agency_report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from auditor.catalogue import Catalogue
@@ -25,8 +25,9 @@ from auditor.reports.models import (
     ManualItemView,
     ScopeView,
 )
-from auditor.reports.queries import previous_run_of_agency
-from auditor.reports.rollup import assess, bar_chart, clause_key, refs_of
+from auditor.reports.queries import previous_run_of_agency, resolved_findings
+from auditor.reports.rollup import assess, bar_chart, clause_key, effective_status, refs_of
+from auditor.resolve import Resolved
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 
 STDOUT_LIMIT = 1200  # bytes of each evidence stdout shown in the appendix
@@ -69,6 +70,7 @@ class _Texts:
     def __init__(self, content: Content, lang: Lang) -> None:
         self.content = content
         self.lang = lang
+        self.strings = strings(lang)
 
     def title(self, check_id: str) -> str:
         check = self.content.checks.get(check_id)
@@ -99,7 +101,10 @@ def build_agency_report(
     lang: Lang = "vi",
     framework: str | None = None,
     now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> AgencyReport:
+    """``as_of``: the moment attestations and waivers are judged at (default: now)."""
+    moment = now or datetime.now(UTC)
     run = store.get_run(run_ref)
     hosts = store.list_run_hosts(run.id)
     own_hosts = [h for h in hosts if h.agency_id == agency_id]
@@ -110,13 +115,15 @@ def build_agency_report(
     catalogue = pick_catalogue(content, framework)
     t = strings(lang)
     texts = _Texts(content, lang)
-    assessment = assess(run, agency_id, own_hosts, findings, catalogue, content, lang, t)
-    failing = [f for f in findings if f.status.value in FAILING]
+    resolved = resolved_findings(store, findings, agency_id, as_of or moment)
+    assessment = assess(run, agency_id, own_hosts, findings, resolved, catalogue, lang, t)
+    failing = [f for f in findings if effective_status(f, resolved) in FAILING]
     severity_css = {"critical": "sev-critical", "high": "sev-high", "medium": "sev-medium", "low": "sev-low"}
     worst = max(assessment.severity_failing.values(), default=0)
     return AgencyReport(
         lang=lang,
-        generated_at=now or datetime.now(UTC),
+        generated_at=moment,
+        as_of=as_of or moment,
         tool_version=run.tool_version,
         checklist_version=run.checklist_version,
         run_status=run.status.value,
@@ -132,23 +139,26 @@ def build_agency_report(
             max(worst, 1),
         ),
         hosts=tuple(_host_view(h, t) for h in own_hosts if h.kind == "host"),
-        findings=_finding_views(failing, catalogue, content, texts),
-        manual_items=_manual_items(findings, content, texts, t),
+        findings=_finding_views(failing, resolved, catalogue, content, texts),
+        manual_items=_manual_items(
+            [f for f in findings if effective_status(f, resolved) == "manual"], content, texts, t
+        ),
         evidence=_evidence(store, failing),
         diff=_diff(store, run, agency_id, findings, texts),
     )
 
 
 def _scope(run: RunSummary, agency_id: str, hosts: Sequence[RunHostRow]) -> ScopeView:
-    """Hosts come from the run; websites and networks only when the run recorded them in options["scope"]."""
+    """Hosts, websites and services are the run's targets; networks only when the run recorded them in
+    ``options["scope"][agency]["networks"]``."""
     recorded = run.options.get("scope", {})
     own = recorded.get(agency_id, {}) if isinstance(recorded, dict) else {}
-    own = own if isinstance(own, dict) else {}
+    networks = own.get("networks", ()) if isinstance(own, dict) else ()
     return ScopeView(
         hosts=tuple((h.host_name, h.address) for h in hosts if h.kind == "host"),
-        websites=tuple(inert_text(str(w)) for w in own.get("websites", ())),
-        networks=tuple(inert_text(str(n)) for n in own.get("networks", ())),
-        recorded=bool(own),
+        websites=tuple(inert_text(h.host_name) for h in hosts if h.kind == "website"),
+        services=tuple(inert_text(h.host_name) for h in hosts if h.kind == "service"),
+        networks=tuple(inert_text(str(n)) for n in networks if isinstance(networks, list | tuple)),
     )
 
 
@@ -167,7 +177,11 @@ def _host_view(host: RunHostRow, t: Strings) -> HostView:
 
 
 def _finding_views(
-    failing: Sequence[FindingRow], catalogue: Catalogue, content: Content, texts: _Texts
+    failing: Sequence[FindingRow],
+    resolved: Mapping[int, Resolved],
+    catalogue: Catalogue,
+    content: Content,
+    texts: _Texts,
 ) -> tuple[FindingView, ...]:
     by_check: dict[str, list[FindingRow]] = {}
     for finding in failing:
@@ -184,15 +198,16 @@ def _finding_views(
                     check_id=check_id,
                     title=texts.title(check_id),
                     severity=severity,
-                    status=min((r.status.value for r in rows), key=_STATUS_RANK.__getitem__),
+                    status=min((effective_status(r, resolved) for r in rows), key=_STATUS_RANK.__getitem__),
                     clauses=tuple(f"{r.framework} {r.clause}" for r in refs),
                     rationale=texts.rationale(check_id),
                     steps=texts.steps(check_id),
                     playbook=texts.playbook(check_id),
                     hosts=tuple(
                         AffectedHost(
-                            host_name=r.host_name,
-                            status=r.status.value,
+                            host_name=target_label(r.host_name, texts.strings),
+                            status=effective_status(r, resolved),
+                            note=_note(resolved.get(r.id), texts.lang),
                             observed=inert_str(r.observed, OBSERVED_LIMIT),
                             expected=inert_text(r.expected),
                             reason=inert_text(r.reason_vi if texts.lang == "vi" else r.reason_en),
@@ -206,13 +221,18 @@ def _finding_views(
     return tuple(view for _key, view in sorted(views, key=lambda item: item[0]))
 
 
+def _note(outcome: Resolved | None, lang: Lang) -> str:
+    if outcome is None or outcome.note is None:
+        return ""
+    return inert_text(outcome.note.get(lang))
+
+
 def _manual_items(
-    findings: Sequence[FindingRow], content: Content, texts: _Texts, t: Strings
+    pending: Sequence[FindingRow], content: Content, texts: _Texts, t: Strings
 ) -> tuple[ManualItemView, ...]:
     by_check: dict[str, list[FindingRow]] = {}
-    for finding in findings:
-        if finding.status.value == "manual":
-            by_check.setdefault(finding.check_id, []).append(finding)
+    for finding in pending:  # already narrowed to items still awaiting evidence
+        by_check.setdefault(finding.check_id, []).append(finding)
     items = [
         ManualItemView(
             check_id=check_id,

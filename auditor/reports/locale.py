@@ -37,7 +37,10 @@ class Strings(BaseModel):
 def catalogue() -> dict[str, Entry]:
     text = (files("auditor.locale") / "report.yml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
-    return {str(key): Entry.model_validate(value) for key, value in raw.items()}
+    odd = [repr(key) for key in raw if not isinstance(key, str)]  # e.g. a bare `no:` reads as False
+    if odd:
+        raise ValueError(f"auditor/locale/report.yml: keys must be strings: {', '.join(odd)}")
+    return {key: Entry.model_validate(value) for key, value in raw.items()}
 
 
 @cache

@@ -197,6 +197,7 @@ class AgencyReport(_View):
     kind: Literal["agency"] = "agency"
     lang: Lang
     generated_at: datetime
+    as_of: datetime  # attestations and waivers are judged at this moment
     tool_version: str
     checklist_version: str
     run_status: str

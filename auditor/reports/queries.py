@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from auditor.errors import StoreError
-from auditor.store import Store
+from auditor.resolve import FindingKey, Resolved, resolve
+from auditor.store import FindingRow, Store
+from auditor.store.governance import GovernanceStore
 from auditor.store.schema import RunHostRecord, RunRecord
 
 
@@ -33,3 +38,17 @@ def previous_run_of_agency(store: Store, run_id: str, agency_id: str) -> str | N
             ).first()
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot read the audit store at {store.url}: {type(exc).__name__}") from None
+
+
+def resolved_findings(
+    store: Store, findings: Sequence[FindingRow], agency_id: str | None, as_of: datetime
+) -> dict[int, Resolved]:
+    """Attestations and waivers recorded by ``as_of`` applied to ``findings`` (finding id -> resolution)."""
+    governance = GovernanceStore(store)
+    keys = [
+        FindingKey(finding_id=f.id, agency_id=f.agency_id, target=f.host_name, check_id=f.check_id, status=f.status)
+        for f in findings
+    ]
+    attestations = governance.list_attestations(agency_id, as_of)
+    waivers = governance.list_waivers(agency_id, as_of)
+    return {r.finding_id: r for r in resolve(keys, attestations, waivers, as_of)}

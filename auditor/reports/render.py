@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -66,6 +67,7 @@ def render_pdf(html: str) -> bytes:
         def fetch(self, url: str, headers: Any = None) -> Any:
             raise ValueError(f"reports fetch nothing: {url[:80]}")
 
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)  # CSS it does not know (screen-only rules) is expected
     try:
         pdf: bytes = HTML(string=html, url_fetcher=_NoFetch(), base_url="about:blank").write_pdf()
     except Exception as exc:

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from auditor.catalogue import Catalogue
+from auditor.content import Content
 from auditor.findings import RequirementRef
 from auditor.reports.locale import Strings
 from auditor.reports.models import (

@@ -19,7 +19,8 @@ from auditor.reports.models import (
     TrendPoint,
     Verdict,
 )
-from auditor.reports.rollup import assess
+from auditor.reports.queries import resolved_findings
+from auditor.reports.rollup import assess, effective_status
 from auditor.store import FindingRow, RunSummary, Store
 
 TREND_WIDTH = 640
@@ -34,6 +35,7 @@ def build_summary_report(
     lang: Lang = "vi",
     framework: str | None = None,
     now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> SummaryReport:
     if not run_refs:
         raise NotFoundError("give at least one run")
@@ -46,12 +48,15 @@ def build_summary_report(
     for run in runs:
         hosts = store.list_run_hosts(run.id)
         findings = store.list_findings(run.id)
+        resolved = resolved_findings(store, findings, None, as_of or now or datetime.now(UTC))
         assessments = []
         for agency_id in sorted({h.agency_id for h in hosts}):
-            assessment = assess(run, agency_id, hosts, findings, catalogue, content, lang, t)
+            assessment = assess(run, agency_id, hosts, findings, resolved, catalogue, lang, t)
             assessments.append(assessment)
             latest[agency_id] = assessment  # runs are in time order: the last one wins
-            latest_findings[agency_id] = [f for f in findings if f.agency_id == agency_id]
+            latest_findings[agency_id] = [
+                f for f in findings if f.agency_id == agency_id and effective_status(f, resolved) in FAILING
+            ]
         per_run.append((run, assessments, findings))
     agencies = tuple(sorted(latest.values(), key=lambda a: a.agency_id))
     trend_points = _trend(per_run)
@@ -81,7 +86,7 @@ def _trend(
     chart_height = TREND_HEIGHT - 40  # room for the labels under the bars
     points = []
     for index, (run, assessments, findings) in enumerate(per_run):
-        judged = [f for f in findings if f.status.value in ("pass", "fail", "error")]
+        judged = [f for f in findings if f.status.value in ("pass", "fail", "error")]  # automated results, raw
         passed = sum(1 for f in judged if f.status.value == "pass")
         rate = passed * 100 // len(judged) if judged else 0
         height = rate * chart_height // 100
@@ -110,11 +115,10 @@ def _recurring(
     hosts_of: dict[str, set[tuple[str, str]]] = {}
     severity_of: dict[str, str] = {}
     for agency_id, findings in findings_by_agency.items():
-        for finding in findings:
-            if finding.status.value in FAILING:
-                agencies_of.setdefault(finding.check_id, set()).add(agency_id)
-                hosts_of.setdefault(finding.check_id, set()).add((agency_id, finding.host_name))
-                severity_of[finding.check_id] = finding.severity.value
+        for finding in findings:  # failing findings only
+            agencies_of.setdefault(finding.check_id, set()).add(agency_id)
+            hosts_of.setdefault(finding.check_id, set()).add((agency_id, finding.host_name))
+            severity_of[finding.check_id] = finding.severity.value
     ranked = sorted(
         agencies_of,
         key=lambda c: (-len(agencies_of[c]), -len(hosts_of[c]), SEVERITY_ORDER.index(severity_of[c]), c),

@@ -5,6 +5,7 @@ Typical use: ``store = open_store(None)`` (``./auditor.db``, migrated to head), 
 ``store.finish_run(run_id, "completed")``.
 """
 
+from auditor.store import remediations as remediations  # registers the remediations table on the metadata
 from auditor.store.db import DEFAULT_URL, mask_url, open_store
 from auditor.store.repository import Store
 from auditor.store.views import EvidenceRow, FindingRow, RunHostRow, RunStatus, RunSummary

@@ -145,7 +145,7 @@ table inet filter {
 NFT
 chmod 700 /etc/nftables.conf
 
-# --- kernel parameters: the file is complete; the lab applies only net.ipv4.* (per namespace)
+# --- kernel parameters: the file is complete; the lab applies only net.* (per namespace)
 cat > /etc/sysctl.d/60-lab-hardening.conf <<'SYS'
 # auditor lab (hardened)
 net.ipv4.ip_forward = 0
@@ -154,6 +154,14 @@ net.ipv4.conf.default.send_redirects = 0
 net.ipv4.conf.all.accept_redirects = 0
 net.ipv4.conf.default.accept_redirects = 0
 net.ipv4.conf.all.accept_source_route = 0
+net.ipv4.conf.default.accept_source_route = 0
+net.ipv4.conf.default.rp_filter = 1
+net.ipv4.conf.default.log_martians = 1
+net.ipv6.conf.all.forwarding = 0
+net.ipv6.conf.all.accept_redirects = 0
+net.ipv6.conf.default.accept_redirects = 0
+net.ipv6.conf.all.accept_source_route = 0
+net.ipv6.conf.default.accept_source_route = 0
 net.ipv4.conf.all.rp_filter = 1
 net.ipv4.conf.all.log_martians = 1
 net.ipv4.icmp_echo_ignore_broadcasts = 1
@@ -174,6 +182,9 @@ cat > /etc/audit/rules.d/50-lab.rules <<'AR'
 -w /etc/gshadow -p wa -k identity
 -w /var/log/lastlog -p wa -k logins
 -w /var/run/faillock -p wa -k logins
+-w /etc/security/opasswd -p wa -k identity
+-a always,exit -F arch=b64 -S execve -F euid=0 -k exec
+-a always,exit -F arch=b32 -S execve -F euid=0 -k exec
 -a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -k time-change
 -w /etc/localtime -p wa -k time-change
 -w /etc/ssh/sshd_config -p wa -k sshd
@@ -184,6 +195,34 @@ setkv /etc/audit/auditd.conf max_log_file_action keep_logs ' = '
 setkv /etc/audit/auditd.conf space_left_action email ' = '
 setkv /etc/audit/auditd.conf action_mail_acct root ' = '
 setkv /etc/audit/auditd.conf admin_space_left_action single ' = '
+
+# --- anti-malware: clamd with a small local signature database (no network), daily scan -----
+dpkg -i "$G"/debs/clamav/*.deb >/dev/null
+install -d -m 755 /usr/local/share/clamav-local
+# MD5 signature (md5:size:name) of a harmless lab test file; the daily job reinstalls the agency's
+# local database, as a local mirror would.
+printf 'auditor lab malware test file\n' > /usr/local/share/clamav-local/lab-test-file.txt
+printf '%s:%s:Auditor.Lab.TestFile\n' "$(md5sum < /usr/local/share/clamav-local/lab-test-file.txt | cut -d' ' -f1)" \
+    "$(wc -c < /usr/local/share/clamav-local/lab-test-file.txt)" > /usr/local/share/clamav-local/lab-local.hdb
+cat > /etc/cron.daily/clamav-local-sigs <<'SIG'
+#!/bin/sh
+# auditor lab: install the local ClamAV signature database (stands in for freshclam's mirror)
+install -m 644 -o clamav -g clamav /usr/local/share/clamav-local/lab-local.hdb /var/lib/clamav/lab-local.hdb
+SIG
+chmod 755 /etc/cron.daily/clamav-local-sigs
+/etc/cron.daily/clamav-local-sigs
+cat > /etc/cron.d/clamav-scan <<'SCAN'
+# auditor lab: nightly malware scan through clamd
+30 2 * * * root nice -n 19 ionice -c3 clamdscan --fdpass --quiet --infected /home /srv /var/www /tmp
+SCAN
+
+# --- backup: nightly archive of /etc into /backup, and a first one now ----------------------
+install -d -m 700 /backup
+cat > /etc/cron.d/backup-etc <<'BK'
+# auditor lab: nightly configuration backup, kept 14 days
+15 1 * * * root tar -czf /backup/etc-$(date +\%F).tar.gz -C / etc && find /backup -name 'etc-*.tar.gz' -mtime +14 -delete
+BK
+tar -czf "/backup/etc-$(date +%F).tar.gz" -C / etc 2>/dev/null
 
 # --- file permissions ----------------------------------------------------------------------
 chown root:root /etc/passwd /etc/group

@@ -27,7 +27,7 @@ def log(msg: str) -> None:
 def set_net_sysctls(values: dict[str, str]) -> None:
     """Write network sysctls of this network namespace only (never kernel.* or fs.*)."""
     for key, value in values.items():
-        if not key.startswith("net.ipv4."):
+        if not key.startswith(("net.ipv4.", "net.ipv6.")):
             log(f"refusing non-namespaced sysctl {key}")
             continue
         path = Path("/proc/sys") / key.replace(".", "/")

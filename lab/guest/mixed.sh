@@ -70,3 +70,19 @@ NFT
 
 chown root:shadow /etc/shadow
 chmod 640 /etc/shadow
+
+# --- audit, anti-malware, packages, backup: installed, half configured -----------------------
+# auditd with the Debian defaults: no rules, space_left_action SYSLOG, ROTATE with 5 files.
+dpkg -i "$G"/debs/auditd/*.deb >/dev/null
+# ClamAV installed but clamd not started, signatures a month old, no scheduled scan.
+dpkg -i "$G"/debs/clamav/*.deb >/dev/null
+printf '%s:%s:Auditor.Lab.TestFile\n' "$(printf 'auditor lab malware test file\n' | md5sum | cut -d' ' -f1)" 30 \
+    > /var/lib/clamav/lab-local.hdb
+touch -d '30 days ago' /var/lib/clamav/lab-local.hdb
+# package index a month old
+touch -d '30 days ago' /var/lib/apt/lists/*Release
+# a backup job, but its last archive is three weeks old
+install -d -m 700 /backup
+printf '15 1 * * 0 root tar -czf /backup/etc-weekly.tar.gz -C / etc\n' > /etc/cron.d/backup-etc
+tar -czf /backup/etc-weekly.tar.gz -C / etc 2>/dev/null
+touch -d '21 days ago' /backup/etc-weekly.tar.gz

@@ -91,7 +91,9 @@ server {
 NGINX
     nginx -t 2>/dev/null
     # MariaDB on every interface
-    dpkg -i "$G"/debs/netsvc/*.deb >/dev/null 2>&1 || dpkg --configure -a >/dev/null 2>&1 || true
+    # one pass may leave packages unconfigured (dependency order inside the set); a second finishes
+    dpkg -i "$G"/debs/netsvc/*.deb >/dev/null 2>&1 || dpkg -i "$G"/debs/netsvc/*.deb >/dev/null
+    dpkg -s mariadb-server | grep -q '^Status: install ok installed'
     printf '[mysqld]\nbind-address = 0.0.0.0\nskip-name-resolve\n' > /etc/mysql/mariadb.conf.d/90-lab.cnf
     [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >/dev/null 2>&1
     install -d -o mysql -g mysql /run/mysqld

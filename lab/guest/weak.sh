@@ -64,11 +64,29 @@ ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key
 # --- no logging, no cron, no time sync -------------------------------------------------
 # rsyslog stays installed (telnetd depends on a system log daemon) but is not started.
 apt-get -q -y -o Dpkg::Use-Pty=0 purge cron chrony logrotate >/dev/null
+# rsyslog, were it started: no auth/authpriv file, world-readable files; a legacy auth.log 644.
+sed -i -E 's/^\$FileCreateMode.*/$FileCreateMode 0644/; s|^(auth,authpriv\.\*)|#\1|' /etc/rsyslog.conf
+install -m 644 -o root -g adm /dev/null /var/log/auth.log
+# no package index: the host was never updated since installation
+find /var/lib/apt/lists -maxdepth 1 -type f -name '*_*' -delete
 
 # --- telnet through inetd on port 23 -------------------------------------------------
 dpkg -i "$G"/debs/telnet/*.deb >/dev/null
 update-inetd --enable telnet
 grep -q '^telnet' /etc/inetd.conf
+
+# --- OpenSSL: TLS 1.0 allowed system-wide ------------------------------------------------
+grep -qx '\[openssl_init\]' /etc/ssl/openssl.cnf
+sed -i 's/^\[openssl_init\]$/[openssl_init]\nssl_conf = ssl_sect/' /etc/ssl/openssl.cnf
+cat >> /etc/ssl/openssl.cnf <<'OSSL'
+
+[ssl_sect]
+system_default = system_default_sect
+
+[system_default_sect]
+MinProtocol = TLSv1
+CipherString = DEFAULT:@SECLEVEL=0
+OSSL
 
 # --- sloppy permissions -----------------------------------------------------------------
 chmod 644 /etc/shadow

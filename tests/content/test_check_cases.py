@@ -44,7 +44,7 @@ def test_case(check_id: str, case: Case, request: pytest.FixtureRequest) -> None
     inputs = shipped().profile.values(case.inputs)
     if case.is_scenario:
         sandbox: Sandbox = request.getfixturevalue("sandbox")
-        observation = sandbox.run(check, case)
+        observation = sandbox.run(check, case, inputs)
         from auditor.evaluate import evaluate
         from auditor.observations import HostFacts
 

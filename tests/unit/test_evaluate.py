@@ -1,5 +1,6 @@
 """Pure evaluation and planning, fed with recorded observations."""
 
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -118,3 +119,22 @@ def test_plan_filters_by_host() -> None:
     plan = plan_audit(inventory, [ROOT_LOGIN], CONTENT.profile, host_names=["a2"])
     assert [p.host.name for p in plan.hosts] == ["a2"]
     assert plan.agencies == []  # narrowed to hosts: agency-level items are left out
+
+
+def test_excluded_role_is_not_applicable() -> None:
+    host = Host(name="gw1", address="10.0.0.1", key_file="k", roles=("gateway",))
+    check = CONTENT.checks["sysctl_ip_forward_disabled"]
+    plan = plan_host(_agency(host), host, [check], CONTENT.profile)
+    assert plan.to_probe == () and plan.decided[0].status is Status.not_applicable
+    assert "gateway" in plan.decided[0].reason.en
+
+
+def test_probe_inputs_travel_as_environment_variables() -> None:
+    host = Host(name="b1", address="10.0.0.1", key_file="k")
+    agency = _agency(host).model_copy(update={"inputs": {"backup_dirs": "/srv/it's here,/backup"}})
+    [request] = plan_host(agency, host, [CONTENT.checks["backup_recent"]], CONTENT.profile).requests()
+    prefix = request.command.split("set -- ;")[0]
+    shown = subprocess.run(
+        ["sh", "-c", prefix + 'printf %s "$AUDITOR_INPUT_BACKUP_DIRS"'], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout == "/srv/it's here,/backup"

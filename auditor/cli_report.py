@@ -1,0 +1,114 @@
+"""`auditor report`: the agency remediation report and the department summary, from the store only.
+
+Registered on the main app by ``auditor.cli`` with ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from auditor.content import load_content
+from auditor.errors import AuditorError, ConfigError, NotFoundError
+from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
+from auditor.reports.models import AgencyReport, SummaryReport
+from auditor.settings import DEFAULT_DB_URL
+from auditor.store.db import open_store
+
+EXIT_CONFIG, EXIT_ERRORS = 3, 2
+_err = Console(stderr=True, highlight=False)
+
+
+class ReportLang(StrEnum):
+    vi = "vi"
+    en = "en"
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    pdf = "pdf"
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    try:
+        yield
+    except (ConfigError, NotFoundError) as exc:
+        _err.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(EXIT_CONFIG) from None
+    except AuditorError as exc:
+        _err.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(EXIT_ERRORS) from None
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(23, 59, 59), tzinfo=UTC)
+    except ValueError:
+        raise ConfigError(f"--as-of {value!r}: expected a date such as 2026-11-30") from None
+
+
+def report(
+    runs: Annotated[list[str], typer.Argument(help="Run id(s), unique prefixes or 'latest'; several with --summary.")],
+    agency: Annotated[str | None, typer.Option("--agency", help="Agency id (agency report).")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="Department summary over the given runs.")] = False,
+    lang: Annotated[ReportLang, typer.Option("--lang", help="Report language.")] = ReportLang.vi,
+    format: Annotated[ReportFormat, typer.Option("--format", help="html (self-contained) or pdf.")] = ReportFormat.html,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; '-' for stdout.")] = None,
+    framework: Annotated[str | None, typer.Option(help="Catalogue to judge against.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge attestations and waivers as of this date (YYYY-MM-DD).")
+    ] = None,
+    db: Annotated[str, typer.Option("--db", help="Database URL.", envvar="AUDITOR_DB")] = DEFAULT_DB_URL,
+    content_dir: Annotated[
+        list[Path] | None, typer.Option("--content-dir", help="Extra checklist folder (titles of own checks).")
+    ] = None,
+) -> None:
+    """Write the agency remediation report, or with --summary the department summary, as HTML or PDF."""
+    with _errors_to_exit():
+        moment = _as_of(as_of)
+        content = load_content(content_dir or [])
+        store = open_store(db)
+        model: AgencyReport | SummaryReport
+        if summary:
+            if agency is not None:
+                raise ConfigError("--summary covers every agency of the runs; leave out --agency")
+            model = build_summary_report(store, content, runs, lang.value, framework, as_of=moment)
+            default_name = f"summary-{model.run_ids[-1]}-{lang.value}.{format.value}"
+        else:
+            if len(runs) != 1:
+                raise ConfigError("an agency report is made from one run (use --summary for several)")
+            run = store.get_run(runs[0])
+            if agency is None:
+                agencies = sorted({h.agency_id for h in store.list_run_hosts(run.id)})
+                if len(agencies) != 1:
+                    raise ConfigError(
+                        f"run {run.id} covers several agencies; choose one with --agency: {', '.join(agencies)}"
+                    )
+                agency = agencies[0]
+            model = build_agency_report(store, content, run.id, agency, lang.value, framework, as_of=moment)
+            default_name = f"report-{run.id}-{agency}-{lang.value}.{format.value}"
+        html = render_html(model)
+        data = render_pdf(html) if format is ReportFormat.pdf else html.encode("utf-8")
+        if output is not None and str(output) == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return
+        target = output or Path(default_name)
+        target.write_bytes(data)
+        _err.print(f"wrote {target} ({len(data)} bytes)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

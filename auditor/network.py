@@ -1,0 +1,327 @@
+"""The network engine: scan each agency's declared addresses, networks and websites from outside,
+turn what the agents saw into facts, judge the network checks and store one target at a time.
+
+Targets: `tcp://<address>` (every port of one address: exposure policy, inside vs outside),
+`tcp://<address>:<port>` (one service: TLS, SSH algorithms, FTP) and each website URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.checks import Check, NetworkProbe, Profile
+from auditor.collectors import nmap, sshalgos, tls, web
+from auditor.engine import ResultSink, RunTally
+from auditor.errors import CollectorError
+from auditor.evaluate import evaluate, host_error_finding
+from auditor.findings import Finding, HostResult, HostStatus, RequirementRef
+from auditor.inventory import Agency, Host
+from auditor.netfacts import address_facts, exposure_fact, fact, ftp_facts, is_tls, open_ports, ssh_facts, tls_facts
+from auditor.observations import HostFacts, Observation, ProbeOutcome
+from auditor.plan import Inputs, agency_inputs, host_inputs
+from auditor.webfacts import site_facts
+
+log = logging.getLogger(__name__)
+
+NETWORK_AGENTS: frozenset[str] = frozenset({"nmap", "tls", "ssh", "exposure"})
+WEB_AGENTS: frozenset[str] = frozenset({"web"})
+
+
+class Only(StrEnum):
+    """`auditor audit --only`: the SSH audit, the network agents (nmap, TLS, SSH algorithms) or the web agent."""
+
+    ssh = "ssh"
+    network = "network"
+    web = "web"
+
+
+def agents_for(only: Only | None) -> frozenset[str]:
+    if only is Only.web:
+        return WEB_AGENTS
+    if only is Only.network:
+        return NETWORK_AGENTS
+    return NETWORK_AGENTS | WEB_AGENTS
+
+
+# SSH-audit checks whose output lists the host's listening sockets (the inside view)
+INSIDE_PROBES = ("services_listening_sockets", "services_listening_ports_allowed")
+
+
+class NetworkOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scan: nmap.ScanOptions = nmap.ScanOptions()
+    agents: frozenset[str] = NETWORK_AGENTS | WEB_AGENTS
+    extra_ca: Path | None = None  # a CA file trusted besides the system store (e.g. the agency's own CA)
+    web_max_requests: int = Field(default=16, ge=4, le=64)
+    timeout_s: float = Field(default=8.0, gt=0, le=120)
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+
+@dataclass
+class Target:
+    agency: Agency
+    name: str
+    kind: Literal["service", "website"]
+    address: str
+    inputs: Inputs
+    observations: dict[str, Observation] = field(default_factory=dict)
+    error: tuple[str, str] | None = None  # (reason code, detail)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished: datetime | None = None  # when its observation ended (judging comes later)
+
+    def add(self, observations: Sequence[Observation]) -> None:
+        for observation in observations:
+            self.observations[observation.probe_id] = observation
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def network_checks(checks: Sequence[Check], agents: frozenset[str]) -> list[Check]:
+    return [c for c in checks if isinstance(c.probe, NetworkProbe) and c.probe.agent in agents]
+
+
+Requirements = Mapping[str, tuple[RequirementRef, ...]]
+
+
+def judge(target: Target, checks: Sequence[Check], requirements: Requirements) -> HostResult:
+    """One finding per check whose fact the target has (a target without it is not judged)."""
+    findings: list[Finding] = []
+    for check in checks:
+        assert isinstance(check.probe, NetworkProbe)  # noqa: S101 - network_checks() selected them
+        observation = target.observations.get(check.probe.observe)
+        if target.error is not None and (check.probe.agent == "web") == (target.kind == "website"):
+            findings.append(host_error_finding(check, target.error[0], target.error[1]))
+        elif observation is not None:
+            findings.append(evaluate(check, observation, HostFacts(), target.inputs))
+    attached = [f.model_copy(update={"requirements": requirements.get(f.check_id, ())}) for f in findings]
+    return HostResult(
+        agency_id=target.agency.id,
+        host_name=target.name,
+        kind=target.kind,
+        address=target.address,
+        status=HostStatus.error if target.error else HostStatus.ok,
+        error_reason=target.error[0] if target.error else None,
+        error_detail=target.error[1] if target.error else None,
+        started_at=target.started,
+        finished_at=target.finished or _now(),
+        findings=tuple(sorted(attached, key=lambda f: f.check_id)),
+        observations=tuple(target.observations.values()),
+    )
+
+
+def _host_inputs(agency: Agency, address: str, profile: Profile) -> Inputs:
+    host = next((h for h in agency.hosts if h.address == address), None)
+    if host is not None:
+        return host_inputs(agency, host, profile)
+    # an address found in a declared network but not in the inventory: only admin ports are expected
+    stranger = Host(name="undeclared", address=address, use_agent=True)
+    return host_inputs(agency, stranger, profile)
+
+
+def _allowed(inputs: Inputs) -> set[str]:
+    return {p.strip() for p in str(inputs.get("host_allowed_ports", "")).split(",") if p.strip()}
+
+
+def _scan_items(agency: Agency) -> list[str]:
+    """Declared addresses, then declared networks (targets seen twice are judged once)."""
+    return list(dict.fromkeys([*(h.address for h in agency.hosts), *(str(net) for net in agency.networks)]))
+
+
+def scan_agency(
+    agency: Agency,
+    profile: Profile,
+    options: NetworkOptions,
+    inside: Mapping[str, tuple[str, str]],
+) -> list[Target]:
+    """nmap every declared address and network of the agency (one nmap run each, in parallel)."""
+    items = _scan_items(agency)
+    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="nmap") as pool:
+        scans = list(pool.map(lambda item: _scan_one(agency, item, profile, options, inside), items))
+    seen: set[str] = set()
+    targets: list[Target] = []
+    for batch in scans:
+        for target in batch:
+            if target.name not in seen:  # an address both declared and inside a declared network
+                seen.add(target.name)
+                targets.append(target)
+    return targets
+
+
+def _scan_one(
+    agency: Agency, item: str, profile: Profile, options: NetworkOptions, inside: Mapping[str, tuple[str, str]]
+) -> list[Target]:
+    started = _now()
+    try:
+        scan = nmap.run_scan([item], options.scan)
+    except CollectorError as exc:
+        target = Target(agency, f"tcp://{item}", "service", item, _host_inputs(agency, item, profile), started=started)
+        target.error = (exc.reason, str(exc))
+        return [target]
+    raw = Observation(
+        probe_id="nmap.xml",
+        command=scan.command,
+        outcome=ProbeOutcome.completed,
+        exit_code=0,
+        stdout=scan.xml,
+        duration_s=scan.duration_s,
+        collected_at=_now(),
+    )
+    scanned = set(nmap.port_spec(options.scan).removeprefix("T:").split(","))
+    targets = []
+    for host in scan.hosts:
+        if host.state != "up" and not open_ports(host):
+            continue
+        inputs = _host_inputs(agency, host.address, profile)
+        target = Target(agency, f"tcp://{host.address}", "service", host.address, inputs, started=started)
+        target.add([raw, *address_facts(host, scan.command)])
+        target.finished = _now()
+        if host.address in inside:
+            source, text = inside[host.address]
+            target.add([exposure_fact(text, source, host, _expand(scanned), _allowed(inputs))])
+        targets.append(target)
+        targets.extend(_service_targets(agency, host, inputs, options))
+    return targets
+
+
+def _expand(spec: set[str]) -> set[str]:
+    ports: set[str] = set()
+    for item in spec:
+        if "-" in item:
+            low, high = item.split("-")
+            ports.update(str(p) for p in range(int(low), int(high) + 1))
+        elif item:
+            ports.add(item)
+    return ports
+
+
+def _service_targets(agency: Agency, host: nmap.NmapHost, inputs: Inputs, options: NetworkOptions) -> list[Target]:
+    targets = []
+    for port in open_ports(host):
+        if port.protocol != "tcp":
+            continue
+        target = Target(agency, f"tcp://{host.address}:{port.port}", "service", host.address, inputs)
+        details = [f"{port.label} {port.service} {port.product} {port.version}".strip()]
+        details += [f"{s.id}: {s.output.strip()}" for s in port.scripts]
+        target.add([fact("nmap.port", "nmap service detection and NSE output for this port", details)])
+        target.add(ftp_facts(port))
+        if "tls" in options.agents and is_tls(port):
+            report = tls.observe(host.address, port.port, host.address, options.extra_ca, options.timeout_s)
+            if any(p.offered for p in report.protocols):
+                target.add(tls_facts(report, port))
+        if "ssh" in options.agents and port.service == "ssh":
+            try:
+                target.add(ssh_facts(sshalgos.read_algorithms(host.address, port.port, options.timeout_s), port))
+            except CollectorError as exc:
+                target.observations["ssh_kex"] = _failed("ssh_kex", str(exc))
+                target.observations["ssh_ciphers_macs"] = _failed("ssh_ciphers_macs", str(exc))
+        target.finished = _now()
+        if len(target.observations) > 1:
+            targets.append(target)
+    return targets
+
+
+def _failed(name: str, detail: str) -> Observation:
+    return Observation(
+        probe_id=name,
+        command="direct observation",
+        outcome=ProbeOutcome.completed,
+        exit_code=2,
+        stderr=detail.encode(),
+        collected_at=_now(),
+    )
+
+
+def observe_website(agency: Agency, url: str, profile: Profile, options: NetworkOptions) -> Target:
+    target = Target(agency, url, "website", url, agency_inputs(agency, profile))
+    report = web.observe_site(url, options.web_max_requests, options.timeout_s)
+    target.add(site_facts(report))
+    target.finished = _now()
+    if report.home.status is None:
+        target.error = ("unreachable", f"{url}: {report.home.error}")
+    return target
+
+
+@dataclass
+class NetworkRun:
+    tally: RunTally
+    wall_s: dict[str, float]  # target → seconds; "total" for the whole network phase
+
+
+def run_network(
+    run_id: str,
+    agencies: Sequence[Agency],
+    checks: Sequence[Check],
+    profile: Profile,
+    requirements: Requirements,
+    sink: ResultSink,
+    options: NetworkOptions | None = None,
+    inside: Mapping[str, tuple[str, str]] | None = None,
+    on_target_done: Callable[[HostResult], None] | None = None,
+) -> NetworkRun:
+    """Scan, judge and store every agency's network targets; a failing target never stops the run."""
+    opts = options or NetworkOptions()
+    selected = network_checks(checks, opts.agents)
+    tally = RunTally()
+    walls: dict[str, float] = {}
+    t0 = time.monotonic()
+    for agency in agencies:
+        targets: list[Target] = []
+        if opts.agents & NETWORK_AGENTS and (agency.hosts or agency.networks):
+            targets += scan_agency(agency, profile, opts, inside or {})
+        if "web" in opts.agents:
+            targets += [observe_website(agency, str(url), profile, opts) for url in agency.websites]
+        for target in targets:
+            result = judge(target, selected, requirements)
+            walls[target.name] = (result.finished_at - result.started_at).total_seconds()
+            sink.save_host_result(run_id, agency, result)
+            tally.add(result)
+            if on_target_done is not None:
+                on_target_done(result)
+    walls["total"] = time.monotonic() - t0
+    return NetworkRun(tally, walls)
+
+
+def merge_tally(into: RunTally, other: RunTally) -> RunTally:
+    into.hosts_ok += other.hosts_ok
+    into.hosts_error += other.hosts_error
+    for status, count in other.by_status.items():
+        into.by_status[status] += count
+    into.interrupted = into.interrupted or other.interrupted
+    return into
+
+
+def narrow(agencies: Sequence[Agency], host_names: Sequence[str]) -> list[Agency]:
+    """With --host, scan only those hosts' addresses (no networks, no websites)."""
+    if not host_names:
+        return list(agencies)
+    narrowed = []
+    for agency in agencies:
+        hosts = tuple(h for h in agency.hosts if h.name in host_names)
+        if hosts:
+            narrowed.append(agency.model_copy(update={"hosts": hosts, "networks": (), "websites": ()}))
+    return narrowed
+
+
+def inside_view(results: Sequence[HostResult]) -> dict[str, tuple[str, str]]:
+    """address → (probe id, listening sockets text) from the SSH audit's results."""
+    view: dict[str, tuple[str, str]] = {}
+    for result in results:
+        for probe_id in INSIDE_PROBES:
+            observation = next((o for o in result.observations if o.probe_id == probe_id), None)
+            if observation is not None and observation.exit_code in (0, 1):
+                view[result.address] = (probe_id, observation.stdout_text)
+                break
+    return view

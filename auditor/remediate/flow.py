@@ -1,0 +1,130 @@
+"""One `auditor remediate` invocation: dry run, then (with --apply) canary, the rest, re-verification."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor import __version__
+from auditor.content import Content
+from auditor.engine import Collector
+from auditor.inventory import Inventory
+from auditor.remediate.runner import PlayResult, prepare_data_dir, run_play
+from auditor.remediate.selection import Selection
+from auditor.remediate.verify import CheckVerdict, reverify
+from auditor.store import Store
+from auditor.store.remediations import finish_remediation, new_remediation_id, start_remediation
+
+
+class RemediationReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remediation_id: str
+    data_dir: Path
+    selection: Selection
+    dry_run: PlayResult | None = None
+    applied: list[PlayResult] = []
+    verify_run: str | None = None
+    verdicts: list[CheckVerdict] = []
+    stopped: str | None = None  # why the rollout stopped (canary failed, not confirmed)
+
+    def outcome(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"selection", "data_dir"})
+
+
+def _selection_record(selection: Selection) -> dict[str, Any]:
+    return {
+        "source_run": selection.source_run,
+        "params": selection.params,
+        "hosts": {
+            h.host_name: {
+                "fixes": [f.model_dump() for f in h.fixes],
+                "refused": [r.model_dump() for r in h.refused],
+            }
+            for h in selection.hosts
+        },
+    }
+
+
+def _canary_failed(play: PlayResult, verdicts: list[CheckVerdict], host_name: str) -> str | None:
+    if host_name in play.host_errors:
+        return f"canary {host_name}: {play.host_errors[host_name]}"
+    bad = [v.check_id for v in verdicts if v.host_name == host_name and v.verdict != "fixed"]
+    if bad:
+        return f"canary {host_name} still fails its re-verification: {', '.join(bad)}"
+    return None
+
+
+def remediate(
+    store: Store,
+    inventory: Inventory,
+    inventory_sha256: str,
+    content: Content,
+    selection: Selection,
+    agency_id: str,
+    known_hosts: Path,
+    evidence_root: Path,
+    apply: bool,
+    show_dry_run: Callable[[PlayResult], None],
+    confirm: Callable[[], bool] = lambda: True,
+    playbooks_dir: Path | None = None,
+    collector: Collector | None = None,
+) -> RemediationReport:
+    remediation_id = new_remediation_id()
+    data_dir = (evidence_root / remediation_id).resolve()
+    report = RemediationReport(remediation_id=remediation_id, data_dir=data_dir, selection=selection)
+    prepare_data_dir(data_dir, selection, known_hosts, playbooks_dir)
+    mode = "apply" if apply else "check"
+    start_remediation(
+        store, remediation_id, selection.source_run, mode, __version__, str(data_dir), _selection_record(selection)
+    )
+    status = "failed"
+    try:
+        report.dry_run = run_play(data_dir, selection, "check", "dry-run")
+        show_dry_run(report.dry_run)
+        status = "completed"
+        if not apply:
+            return report
+        if not confirm():
+            report.stopped = "not confirmed after the dry run"
+            status = "stopped"
+            return report
+        ready = [h.host_name for h in selection.runnable if h.host_name not in report.dry_run.host_errors]
+        batches = [ready[:1], ready[1:]] if len(ready) > 1 else [ready]
+        options = {
+            "remediation": remediation_id,
+            "remediates_run": selection.source_run,
+            "agencies": [agency_id],
+            "profile": content.profile.id,
+        }
+        for index, batch in enumerate(b for b in batches if b):
+            part = selection.only(batch)
+            played = run_play(data_dir, part, "apply", f"apply-{index + 1}")
+            report.applied.append(played)
+            touched = {h.host_name: h.check_ids for h in part.runnable}
+            report.verify_run, verdicts = reverify(
+                store,
+                inventory,
+                content,
+                agency_id,
+                touched,
+                {**options, "hosts": sorted(touched), "checks": sorted({c for v in touched.values() for c in v})},
+                inventory_sha256,
+                known_hosts,
+                run_id=report.verify_run,
+                collector=collector,
+            )
+            report.verdicts.extend(verdicts)
+            if index == 0 and len(batches) > 1:
+                report.stopped = _canary_failed(played, verdicts, batch[0])
+                if report.stopped:
+                    status = "stopped"
+                    break
+        return report
+    finally:
+        if report.verify_run is not None:
+            store.finish_run(report.verify_run, "completed")
+        finish_remediation(store, remediation_id, status, report.outcome(), report.verify_run)
