@@ -278,6 +278,8 @@ def findings(
             described.append(terminal_safe(reason))
             values = Text(terminal_safe(row.observed, 80) or "∅")
             values.append(f"\n→ {row.expected}" if row.expected else "", style="dim")
+            if row.configured is not None:  # the clause asks "configured"; `expected` is our default
+                values.append(f"\nconfigured: {'yes' if row.configured else 'no'}", style="dim")
             table.add_row(str(row.id), row.host_name, shown, described, values)
         console.print(table)
 

@@ -138,3 +138,12 @@ def test_probe_inputs_travel_as_environment_variables() -> None:
         ["sh", "-c", prefix + 'printf %s "$AUDITOR_INPUT_BACKUP_DIRS"'], capture_output=True, text=True, check=True
     )
     assert shown.stdout == "/srv/it's here,/backup"
+
+
+def test_configured_and_meets_default_are_separate_verdicts() -> None:
+    check = CONTENT.checks["accounts_password_max_age"]
+    relaxed = evaluate(check, observed(check.id, b"180\n"), FACTS, INPUTS)
+    assert (relaxed.status, relaxed.configured) == (Status.failed, True)  # configured, but above our 90 days
+    never = evaluate(check, observed(check.id, b"99999\n"), FACTS, INPUTS)
+    assert (never.status, never.configured) == (Status.failed, False)
+    assert evaluate(ROOT_LOGIN, observed(ROOT_LOGIN.id, b"no\n"), FACTS, INPUTS).configured is None
