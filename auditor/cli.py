@@ -11,7 +11,6 @@ Exit codes
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import sys
@@ -40,6 +39,7 @@ from auditor.findings import HostResult, HostStatus, Status
 from auditor.inventory import load_inventory
 from auditor.network import NetworkOptions, Only, agents_for, inside_view, merge_tally, narrow, run_network
 from auditor.plan import AuditPlan, plan_audit
+from auditor.reports.exports import export_csv, export_json
 from auditor.settings import DEFAULT_DB_URL, default_known_hosts
 from auditor.store.db import open_store
 from auditor.textsafe import terminal_safe
@@ -130,6 +130,16 @@ def audit(
             "concurrency": concurrency,
             "deadline_s": deadline,
             "profile": content.profile.id,
+            "only": only.value if only else None,
+            # What the officer declared in scope, for the report's cover (no credentials here).
+            "scope": {
+                item.id: {
+                    "hosts": [f"{h.name} ({h.address}:{h.port})" for h in item.hosts if not host or h.name in host],
+                    "websites": [str(url) for url in item.websites],
+                    "networks": [str(net) for net in item.networks],
+                }
+                for item in ([inv.agency(a) for a in agency] if agency else inv.agencies)
+            },
         }
         run_id = store.start_run(__version__, content.version, _sha256(inventory), options)
         collector = SshCollector(
@@ -317,16 +327,21 @@ def evidence(
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'latest'.")],
-    format: Annotated[str, typer.Option("--format", help="Export format.")] = "json",
+    format: Annotated[str, typer.Option("--format", help="json (schema in reports/schema/) or csv.")] = "json",
+    agency: Annotated[str | None, typer.Option("--agency", help="Only this agency.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
-    """Export a run in a machine-readable format."""
+    """Export a run (or one agency of it): JSON, the canonical dump, or CSV, one row per finding."""
     with _errors_to_exit():
-        if format != "json":
-            raise ConfigError(f"--format {format}: supported formats: json")
         store = open_store(db)
-        text = json.dumps(store.export_run(run), ensure_ascii=False, indent=2, default=str)
+        if format == "json":
+            text = export_json(store, run, agency)
+        elif format == "csv":
+            text = export_csv(store, run, agency, _content(None))
+        else:
+            raise ConfigError(f"--format {format}: supported formats: json, csv")
+        text = text.rstrip("\n")
         if output is None:
             sys.stdout.write(text + "\n")
         else:

@@ -11,7 +11,7 @@ from auditor.content import Content
 from auditor.errors import ConfigError
 from auditor.inventory import Agency, Host, Inventory
 from auditor.plan import host_inputs
-from auditor.remediate.units import KNOWN_PARAMS, LOCKOUT_UNITS, UNIT_PARAMS, available_units, unit_of
+from auditor.remediate.units import KNOWN_PARAMS, LOCKOUT_UNITS, UNIT_PARAMS, available_units, run_order, unit_of
 from auditor.store import Store
 
 InputValue = int | float | str | bool
@@ -149,7 +149,7 @@ def build_selection(
                 key_file=host.key_file,
                 use_agent=host.use_agent,
                 sudo=host.sudo,
-                fixes=tuple(fixes),
+                fixes=tuple(sorted(fixes, key=lambda fix: run_order(fix.unit))),
                 refused=tuple(refused),
                 inputs=host_inputs(agency, host, content.profile),
             )

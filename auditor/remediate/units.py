@@ -18,6 +18,9 @@ UNIT_PARAMS: dict[str, tuple[str, ...]] = {
     "logging_remote_forwarding": ("log_server",),
     "time_sync_server_configured": ("time_server",),
 }
+# Units that must run before the others: turning IP forwarding off resets the kernel's per-interface
+# redirect settings, and a daemon must be installed before its configuration is written.
+RUN_FIRST = ("sysctl_ip_forward_disabled", "time_sync_daemon_running", "logging_syslog_running")
 KNOWN_PARAMS = frozenset(name for names in UNIT_PARAMS.values() for name in names)
 
 
@@ -35,3 +38,7 @@ def unit_of(check: Check | None, units: set[str]) -> str | None:
     if check is None or check.remediation.playbook is None:
         return None
     return check.remediation.playbook if check.remediation.playbook in units else None
+
+
+def run_order(unit: str) -> tuple[int, str]:
+    return (RUN_FIRST.index(unit) if unit in RUN_FIRST else len(RUN_FIRST), unit)

@@ -45,7 +45,8 @@ def host_result(
     started: datetime = T0,
     address: str = "10.200.1.2",
 ) -> HostResult:
-    findings, observations = [], []
+    findings: list[Finding] = []
+    observations: list[Observation] = []
     for index, (check_id, status) in enumerate(statuses.items()):
         probe_id = check_id if check_id not in {f.check_id for f in findings} else f"{check_id}_{index}"
         out = stdout.get(check_id, b"value\n") if isinstance(stdout, Mapping) else stdout
