@@ -1,12 +1,13 @@
-"""Command line: ``python -m lab up [N]``, ``python -m lab down [--purge]``, ``python -m lab status``."""
+"""Command line: ``python -m lab up [N]``, ``down [--purge]``, ``status``, ``ca`` (web servers' CA bundle)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
-from lab.api import down, status, up
+from lab.api import down, load_info, status, up
 from lab.common import LabError
 
 
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     p_down = sub.add_parser("down", help="stop all hosts and delete their state")
     p_down.add_argument("--purge", action="store_true", help="also delete the cached base")
     sub.add_parser("status", help="show hosts and whether sshd answers")
+    sub.add_parser("ca", help="print the lab web servers' CA certificates (a bundle for --trust-ca)")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -39,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down(purge=args.purge)
             print("lab: down" + (" (base purged)" if args.purge else ""))
+        elif args.command == "ca":
+            bundle = [
+                ca.read_text(encoding="ascii")
+                for ca in (Path(h.rootdir) / "etc/auditor-lab-ca/ca.pem" for h in load_info().hosts)
+                if ca.is_file()
+            ]
+            if not bundle:
+                raise LabError("no lab CA found: is the lab up (python -m lab up)?")
+            sys.stdout.write("".join(bundle))
         else:
             rows = status()
             if not rows:

@@ -96,7 +96,11 @@ def audit(enrolled: tuple[Path, Path], workdir: Path) -> Callable[..., AuditCall
     inventory, known_hosts = enrolled
 
     def _audit(*extra: str, db: Path | None = None, db_url: str | None = None) -> AuditCall:
+        """An SSH audit unless `extra` says otherwise: the network agents have tests of their own."""
         url = db_url or f"sqlite:///{db or workdir / 'audit.db'}"
-        return run_cli("audit", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--db", url, *extra)
+        agents = [] if "--only" in extra else ["--only", "ssh"]
+        return run_cli(
+            "audit", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--db", url, *agents, *extra
+        )
 
     return _audit

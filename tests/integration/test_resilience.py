@@ -115,6 +115,8 @@ def test_bad_host_key_is_an_error_and_nothing_is_sent(lab, enrolled, workdir: Pa
         f"sqlite:///{db}",
         "--host",
         "labh1",
+        "--only",
+        "ssh",
     )
     assert call.returncode == 2, call.stdout + call.stderr
     store = open_store(f"sqlite:///{db}")
@@ -144,7 +146,17 @@ def test_unreachable_host_does_not_stop_the_others(lab, enrolled, workdir: Path)
     }
     inventory = lab_inventory(lab, workdir / "with_ghost.yml", extra_hosts=[ghost])
     db = workdir / "ghost.db"
-    call = run_cli("audit", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--db", f"sqlite:///{db}")
+    call = run_cli(
+        "audit",
+        "--inventory",
+        str(inventory),
+        "--known-hosts",
+        str(known_hosts),
+        "--db",
+        f"sqlite:///{db}",
+        "--only",
+        "ssh",
+    )
     assert call.returncode == 2, call.stdout + call.stderr
     store = open_store(f"sqlite:///{db}")
     hosts = {h.host_name: h for h in store.list_run_hosts(store.list_runs(1)[0].id)}
@@ -212,6 +224,8 @@ def hanging_run(
             "120",
             "--deadline",
             "300",
+            "--only",
+            "ssh",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
