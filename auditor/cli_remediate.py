@@ -26,7 +26,7 @@ from auditor.cli import (
 from auditor.errors import ConfigError
 from auditor.inventory import load_inventory
 from auditor.remediate.flow import RemediationReport, remediate
-from auditor.remediate.runner import PlayResult
+from auditor.remediate.runner import GUARD_SECONDS, PlayResult
 from auditor.remediate.selection import Selection, build_selection, parse_params
 from auditor.settings import DEFAULT_DB_URL, default_known_hosts
 from auditor.store.db import open_store
@@ -41,11 +41,13 @@ _STYLE = {"changed": "yellow", "unchanged": "green", "failed": "red", "not_run":
 
 def _print_selection(selection: Selection) -> None:
     for host in selection.hosts:
+        manual = [r.check_id for r in host.refused if r.reason.startswith("no playbook unit")]
+        if manual:
+            console.print(Text(f"  {host.host_name}: no playbook unit, fix by hand: {', '.join(manual)}", style="dim"))
         for refusal in host.refused:
-            console.print(
-                Text(f"  {host.host_name} {refusal.check_id}: not remediated: {refusal.reason}", style="dim"),
-                soft_wrap=True,
-            )
+            if refusal.check_id not in manual:
+                line = f"  {host.host_name} {refusal.check_id}: not remediated: {refusal.reason}"
+                console.print(Text(line, style="yellow"), soft_wrap=True)
 
 
 def print_play(play: PlayResult, selection: Selection) -> None:
@@ -59,6 +61,14 @@ def print_play(play: PlayResult, selection: Selection) -> None:
         console.print(Text(host.host_name, style="bold"))
         if host.host_name in play.host_errors:
             console.print(Text(f"  host error: {terminal_safe(play.host_errors[host.host_name])}", style="red"))
+            if play.mode == "apply":
+                console.print(
+                    Text(
+                        f"  unless a fresh login was confirmed, the host puts back its sshd, PAM and firewall files "
+                        f"within {GUARD_SECONDS} s (guard.log under /run/auditor-remediate/)",
+                        style="red",
+                    )
+                )
         for unit in outcomes:
             line = Text(f"  {unit.unit:<42} ")
             line.append(words[unit.status], style=_STYLE[unit.status])

@@ -82,7 +82,7 @@ def test_exec_requests_do_not_grow_with_checks(lab, audit, workdir: Path) -> Non
     assert counts[5] == counts[50] == (1, 1), counts
 
 
-def _known_hosts_with_wrong_key(source: Path, target: Path, address: str) -> None:
+def _known_hosts_with_wrong_key(source: Path, target: Path, spec: str) -> None:
     wrong = paramiko.Ed25519Key.generate() if hasattr(paramiko.Ed25519Key, "generate") else None
     if wrong is None:
         key_path = target.with_suffix(".key")
@@ -90,8 +90,8 @@ def _known_hosts_with_wrong_key(source: Path, target: Path, address: str) -> Non
         public = key_path.with_suffix(".key.pub").read_text().split()[:2]
     else:
         public = [wrong.get_name(), wrong.get_base64()]
-    lines = [line for line in source.read_text().splitlines() if not line.startswith(address + " ")]
-    lines.append(f"{address} {public[0]} {public[1]}")
+    lines = [line for line in source.read_text().splitlines() if not line.startswith(spec + " ")]
+    lines.append(f"{spec} {public[0]} {public[1]}")
     target.write_text("\n".join(lines) + "\n")
 
 
@@ -100,7 +100,9 @@ def test_bad_host_key_is_an_error_and_nothing_is_sent(lab, enrolled, workdir: Pa
     inventory, good_known_hosts = enrolled
     known_hosts = workdir / f"known_hosts_{case}"
     if case == "host_key_changed":
-        _known_hosts_with_wrong_key(good_known_hosts, known_hosts, "10.200.1.2")
+        hardened = next(host for host in lab.hosts if host.name == "labh1")
+        spec = hardened.address if hardened.port == 22 else f"[{hardened.address}]:{hardened.port}"
+        _known_hosts_with_wrong_key(good_known_hosts, known_hosts, spec)
     else:
         known_hosts.write_text("")
     logins_before = _auth_log(lab, "labh1").count("Accepted publickey")
@@ -159,7 +161,7 @@ def test_unreachable_host_does_not_stop_the_others(lab, enrolled, workdir: Path)
     )
     assert call.returncode == 2, call.stdout + call.stderr
     store = open_store(f"sqlite:///{db}")
-    hosts = {h.host_name: h for h in store.list_run_hosts(store.list_runs(1)[0].id)}
+    hosts = {h.host_name: h for h in store.list_run_hosts(store.list_runs(1)[0].id) if h.kind == "host"}
     assert hosts["ghost"].status == "error" and hosts["ghost"].error_reason == "unreachable"
     assert all(hosts[name].status == "ok" for name in ("labh1", "labh2", "labh3"))
 
@@ -246,7 +248,8 @@ def _wait_for_hosts(db: Path, count: int, timeout: float = 120) -> None:
         if db.exists():
             try:
                 with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-                    if connection.execute("select count(*) from run_hosts").fetchone()[0] >= count:
+                    query = "select count(*) from run_hosts where kind = 'host'"
+                    if connection.execute(query).fetchone()[0] >= count:
                         return
             except sqlite3.Error:
                 pass
@@ -264,7 +267,7 @@ def test_kill_9_mid_run_keeps_finished_hosts(hanging_run) -> None:  # type: igno
     store = open_store(f"sqlite:///{db}")
     run = store.list_runs(1)[0]
     assert run.status == "running"  # never finished: the record says so instead of lying
-    hosts = {h.host_name: h for h in store.list_run_hosts(run.id)}
+    hosts = {h.host_name: h for h in store.list_run_hosts(run.id) if h.kind == "host"}
     assert set(hosts) == {"labh1", "labh2", "labh3"}
     assert len(store.list_findings(run.id, host_name="labh2", status="fail")) > 0
     row = store.list_findings(run.id, host_name="labh2", check_id="sshd_permit_root_login_disabled")[0]
@@ -280,6 +283,6 @@ def test_ctrl_c_marks_run_interrupted_and_keeps_finished_hosts(hanging_run) -> N
     store = open_store(f"sqlite:///{db}")
     run = store.list_runs(1)[0]
     assert run.status == "interrupted"
-    hosts = {h.host_name: h for h in store.list_run_hosts(run.id)}
+    hosts = {h.host_name: h for h in store.list_run_hosts(run.id) if h.kind == "host"}
     assert all(hosts[name].status == "ok" for name in ("labh1", "labh2", "labh3"))
     assert hosts["zz-hangs"].error_reason == "interrupted"

@@ -52,11 +52,18 @@ def test_no_clause_is_missing_an_evidence_path(framework: str) -> None:
 
 
 @pytest.mark.parametrize("framework", [TCVN_11930, TCVN_14423])
-def test_every_check_is_mapped_in_each_catalogue(framework: str) -> None:
+def test_every_automated_check_is_mapped_in_each_catalogue(framework: str) -> None:
     catalogue = shipped().catalogues[framework]
     named = {c for clause in catalogue.clauses for c in (*clause.checks, *clause.network_checks, *clause.manual)}
-    unmapped = sorted(set(shipped().checks) - named)
-    assert unmapped == []
+    automated = {check_id for check_id, check in shipped().checks.items() if not check.is_manual}
+    assert sorted(automated - named) == []
+
+
+def test_every_manual_item_is_named_by_a_catalogue() -> None:
+    # Some manual items exist for one standard only (e.g. MFA for administrators in TCVN 14423:2026).
+    named = {c for catalogue in shipped().catalogues.values() for clause in catalogue.clauses for c in clause.manual}
+    manual = {check_id for check_id, check in shipped().checks.items() if check.is_manual}
+    assert sorted(manual - named) == []
 
 
 def test_requirements_are_derived_from_the_catalogues() -> None:

@@ -253,3 +253,74 @@ def test_units_needing_parameters_say_so() -> None:
     for unit, names in UNIT_PARAMS.items():
         text = (PLAYBOOKS / "tasks" / f"{unit}.yml").read_text(encoding="utf-8")
         assert all(f"auditor_params.{name}" in text for name in names)
+
+
+def _two_hosts() -> Selection:
+    one = _selection().hosts[0]
+    two = one.model_copy(update={"host_name": "web2", "address": "10.0.0.3"})
+    return Selection(source_run="r", hosts=(one, two), params={})
+
+
+@pytest.mark.parametrize("canary_fixed", [True, False])
+def test_canary_first_and_stop_when_it_fails_reverification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary_fixed: bool
+) -> None:
+    from auditor.remediate import flow
+    from auditor.remediate.runner import PlayResult
+    from auditor.remediate.verify import CheckVerdict
+
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    source = store.start_run("t", "c", "0" * 64, {})
+    played: list[tuple[str, list[str]]] = []
+
+    def fake_run_play(data_dir: Path, selection: Selection, mode: str, ident: str, timeout_s: int = 0) -> PlayResult:
+        played.append((mode, [h.host_name for h in selection.runnable]))
+        return PlayResult(
+            mode=mode, ident=ident, rc=0, runner_status="successful", duration_s=0.1, units=(), host_errors={}
+        )  # type: ignore[arg-type]
+
+    def fake_reverify(store_, inventory, content, agency_id, touched, options, sha, known, run_id=None, collector=None):  # type: ignore[no-untyped-def]
+        run_id = run_id or store.start_run("t", "c", "0" * 64, options)
+        verdict = "fixed" if canary_fixed or "web2" in touched else "still_failing"
+        return run_id, [
+            CheckVerdict(host_name=h, check_id=c, verdict=verdict, status="x") for h in touched for c in touched[h]
+        ]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flow, "run_play", fake_run_play)
+    monkeypatch.setattr(flow, "reverify", fake_reverify)
+    monkeypatch.setattr(flow, "prepare_data_dir", lambda *a, **k: None)
+    selection = _two_hosts().model_copy(update={"source_run": source})
+    report = flow.remediate(
+        store,
+        None,
+        "0",
+        load_content(),
+        selection,
+        "a",
+        tmp_path / "kh",
+        tmp_path,
+        True,
+        lambda _p: None,  # type: ignore[arg-type]
+    )
+    assert played[0] == ("check", ["web1", "web2"])  # the dry run of the whole selection comes first
+    assert played[1] == ("apply", ["web1"])  # the canary alone
+    if canary_fixed:
+        assert played[2:] == [("apply", ["web2"])] and report.stopped is None
+    else:
+        assert played[2:] == [] and "canary web1" in (report.stopped or "")
+    row = get_remediation(store, report.remediation_id)
+    assert row.verify_run_id == report.verify_run and row.status == ("completed" if canary_fixed else "stopped")
+    not_confirmed = flow.remediate(
+        store,
+        None,
+        "0",
+        load_content(),
+        selection,
+        "a",
+        tmp_path / "kh",
+        tmp_path,
+        True,
+        lambda _p: None,  # type: ignore[arg-type]
+        confirm=lambda: False,
+    )
+    assert not_confirmed.applied == [] and not_confirmed.stopped == "not confirmed after the dry run"
