@@ -1,12 +1,4 @@
-"""Command line: the only place that prints and exits.
-
-Exit codes
-  0    audit finished and every evaluated check passed (or nothing failed) / command succeeded
-  1    audit finished and at least one check failed
-  2    audit finished with errors (a host or a probe could not be observed), or a store error
-  3    bad usage or configuration: malformed inventory or checklist, unknown run/finding id
-  130  the run was interrupted (Ctrl-C); finished hosts are kept
-"""
+"""Command line: the only place that prints and exits (exit codes: see auditor/cli_common.py)."""
 
 from __future__ import annotations
 
@@ -14,27 +6,40 @@ import hashlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from auditor import __version__
 from auditor.catalogue import Verification, coverage
-from auditor.cli_governance import as_of_moment, resolved_findings
+from auditor.cli_common import (
+    EXIT_ERRORS,
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ContentDirOption,
+    DbOption,
+    InventoryOption,
+    KnownHostsOption,
+    as_of_moment,
+    console,
+    err_console,
+    errors_to_exit,
+    load,
+)
 from auditor.cli_governance import register as register_governance
+from auditor.cli_governance import resolved_findings
+from auditor.cli_remediate import register as register_remediate
+from auditor.cli_report import register as register_report
 from auditor.collectors.known_hosts import KnownHostsStore, fingerprint
 from auditor.collectors.nmap import ScanOptions
 from auditor.collectors.ssh import SshCollector
-from auditor.content import Content, load_content
 from auditor.engine import RunTally, run_audit
-from auditor.errors import AuditorError, ConfigError, ContentError, NotFoundError
+from auditor.errors import AuditorError, ConfigError, ContentError
 from auditor.findings import HostResult, HostStatus, Status
 from auditor.inventory import load_inventory
 from auditor.network import NetworkOptions, Only, agents_for, inside_view, merge_tally, narrow, run_network
@@ -43,8 +48,6 @@ from auditor.reports.exports import export_csv, export_json
 from auditor.settings import DEFAULT_DB_URL, default_known_hosts
 from auditor.store.db import open_store
 from auditor.textsafe import terminal_safe
-
-EXIT_OK, EXIT_FAILURES, EXIT_ERRORS, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # Tracebacks never show local variables: they could hold credentials read from the environment.
 app = typer.Typer(
@@ -56,39 +59,6 @@ checklist_app = typer.Typer(help="Inspect and validate checklist content.", no_a
 hosts_app = typer.Typer(help="Enrol hosts' SSH keys.", no_args_is_help=True)
 app.add_typer(checklist_app, name="checklist")
 app.add_typer(hosts_app, name="hosts")
-
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db", help="Database URL (sqlite:///file.db or postgresql://...).", envvar="AUDITOR_DB", show_envvar=True
-    ),
-]
-KnownHostsOption = Annotated[
-    Path | None, typer.Option("--known-hosts", help="The tool's known-hosts file.", envvar="AUDITOR_KNOWN_HOSTS")
-]
-ContentDirOption = Annotated[
-    list[Path] | None, typer.Option("--content-dir", help="Extra checklist folder (repeatable).")
-]
-InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Inventory YAML file.")]
-
-
-@contextmanager
-def _errors_to_exit() -> Iterator[None]:
-    try:
-        yield
-    except (ConfigError, NotFoundError) as exc:
-        err_console.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_CONFIG) from None
-    except AuditorError as exc:
-        err_console.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_ERRORS) from None
-
-
-def _content(content_dirs: list[Path] | None) -> Content:
-    return load_content(content_dirs or [])
 
 
 @app.command()
@@ -112,8 +82,8 @@ def audit(
     ] = False,
 ) -> None:
     """Audit the inventory's servers over SSH and from the network; store findings with their evidence."""
-    with _errors_to_exit():
-        content = _content(content_dir)
+    with errors_to_exit():
+        content = load(content_dir)
         inv = load_inventory(inventory)
         selected = content.select(check)
         audit_plan = plan_audit(inv, selected, content.profile, content.requirements, agency or (), host or ())
@@ -231,7 +201,7 @@ def _print_tally(run_id: str, tally: RunTally) -> None:
 @app.command()
 def runs(db: DbOption = DEFAULT_DB_URL, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """List audit runs, newest first."""
-    with _errors_to_exit():
+    with errors_to_exit():
         store = open_store(db)
         table = Table(title="Runs")
         for column in ("run", "started", "status", "hosts ok", "hosts error", "pass", "fail", "error", "checklist"):
@@ -263,7 +233,7 @@ def findings(
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
     """List the findings of a run, with attestations and waivers applied (raw status kept beside)."""
-    with _errors_to_exit():
+    with errors_to_exit():
         store = open_store(db)
         rows = store.list_findings(run, status=status.value if status else None, agency_id=agency, host_name=host)
         resolved = {r.finding_id: r for r in resolved_findings(store, run, as_of_moment(as_of), agency)}
@@ -301,7 +271,7 @@ def evidence(
     limit: Annotated[int, typer.Option(help="Characters of output shown per stream.")] = 20000,
 ) -> None:
     """Show the evidence behind one finding: the probe, its output and its SHA-256."""
-    with _errors_to_exit():
+    with errors_to_exit():
         store = open_store(db)
         row = store.get_evidence(finding)
         intact = store.verify_evidence(row.id)
@@ -333,12 +303,12 @@ def export(
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
     """Export a run (or one agency of it): JSON, the canonical dump, or CSV, one row per finding."""
-    with _errors_to_exit():
+    with errors_to_exit():
         store = open_store(db)
         if format == "json":
             text = export_json(store, run, agency)
         elif format == "csv":
-            text = export_csv(store, run, agency, _content(None))
+            text = export_csv(store, run, agency, load(None))
         else:
             raise ConfigError(f"--format {format}: supported formats: json, csv")
         text = text.rstrip("\n")
@@ -352,8 +322,8 @@ def export(
 @checklist_app.command("validate")
 def checklist_validate(content_dir: ContentDirOption = None) -> None:
     """Validate every checklist and profile file; list every problem with file, check id and field."""
-    with _errors_to_exit():
-        content = _content(content_dir)
+    with errors_to_exit():
+        content = load(content_dir)
         if content.mapping_problems:
             raise ContentError("\n".join(content.mapping_problems))
         console.print(
@@ -368,8 +338,8 @@ def checklist_list(
     lang: Annotated[str, typer.Option(help="Language of titles: vi or en.")] = "vi",
 ) -> None:
     """List the checks with their severity and requirement references."""
-    with _errors_to_exit():
-        content = _content(content_dir)
+    with errors_to_exit():
+        content = load(content_dir)
         table = Table(title=f"Checks ({content.version})")
         table.add_column("id", no_wrap=True)
         for column in ("severity", "requirements", "title"):
@@ -389,8 +359,8 @@ def checklist_coverage(
     lang: Annotated[str, typer.Option(help="Language of headings: vi or en.")] = "vi",
 ) -> None:
     """Each clause → automated / network / manual / missing; exits 1 when a clause has no evidence path."""
-    with _errors_to_exit():
-        content = _content(content_dir)
+    with errors_to_exit():
+        content = load(content_dir)
         unknown = sorted(set(framework or ()) - set(content.catalogues))
         if unknown:
             raise ConfigError(f"unknown framework(s): {', '.join(unknown)} (known: {', '.join(content.catalogues)})")
@@ -444,7 +414,7 @@ def hosts_trust(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed per host.")] = 10.0,
 ) -> None:
     """Show each host's SSH key fingerprint and record it in the tool's known-hosts file."""
-    with _errors_to_exit():
+    with errors_to_exit():
         inv = load_inventory(inventory)
         store = KnownHostsStore(known_hosts or default_known_hosts())
         selected = [
@@ -485,14 +455,8 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
-register_governance(app, _errors_to_exit, console, _content)
-
-from auditor.cli_report import register as register_report  # noqa: E402
-
+register_governance(app)
 register_report(app)
-
-from auditor.cli_remediate import register as register_remediate  # noqa: E402
-
 register_remediate(app)
 
 

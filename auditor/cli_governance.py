@@ -10,8 +10,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from auditor.cli_common import AsOfOption, DbOption, as_of_moment, console, errors_to_exit, load
 from auditor.errors import ConfigError
-from auditor.governance import WaiverRequest, end_of_day, prepare_import
+from auditor.governance import WaiverRequest, prepare_import
 from auditor.resolve import ClauseState, FindingKey, Resolved, judge_agency, resolve
 from auditor.settings import DEFAULT_DB_URL
 from auditor.store.db import open_store
@@ -19,22 +20,8 @@ from auditor.store.governance import GovernanceStore
 from auditor.store.repository import Store
 from auditor.textsafe import terminal_safe
 
-DbOption = Annotated[str, typer.Option("--db", help="Database URL.", envvar="AUDITOR_DB")]
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="Judge as of this date (YYYY-MM-DD, end of day UTC); default now.")
-]
-
 attest_app = typer.Typer(help="Manual evidence: attestations with documents.", no_args_is_help=True)
 waive_app = typer.Typer(help="Governed exceptions: waivers with approver and expiry.", no_args_is_help=True)
-
-
-def as_of_moment(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        return end_of_day(date.fromisoformat(value))
-    except ValueError:
-        raise ConfigError(f"--as-of {value!r}: expected a date such as 2026-11-30") from None
 
 
 def resolved_findings(store: Store, run: str, as_of: datetime, agency_id: str | None = None) -> list[Resolved]:
@@ -52,7 +39,7 @@ def resolved_findings(store: Store, run: str, as_of: datetime, agency_id: str | 
     )
 
 
-def register(app: typer.Typer, errors_to_exit, console, content_loader) -> None:  # type: ignore[no-untyped-def]
+def register(app: typer.Typer) -> None:
     app.add_typer(attest_app, name="attest")
     app.add_typer(waive_app, name="waive")
 
@@ -63,7 +50,7 @@ def register(app: typer.Typer, errors_to_exit, console, content_loader) -> None:
     ) -> None:
         """Record attestations (all of the file, or nothing) with their documents, hashed."""
         with errors_to_exit():
-            content = content_loader(None)
+            content = load(None)
             store = open_store(db)
             governance = GovernanceStore(store)
             now = datetime.now(UTC)
@@ -114,7 +101,7 @@ def register(app: typer.Typer, errors_to_exit, console, content_loader) -> None:
     ) -> None:
         """Record a waiver: a failed check accepted, with approver and expiry."""
         with errors_to_exit():
-            content = content_loader(None)
+            content = load(None)
             if check not in content.checks or content.checks[check].is_manual:
                 raise ConfigError(f"--check {check}: not an automated check id")
             try:
@@ -184,7 +171,7 @@ def register(app: typer.Typer, errors_to_exit, console, content_loader) -> None:
     ) -> None:
         """Level-3 verdict of one agency: every clause met, with checks plus attestations; waivers shown."""
         with errors_to_exit():
-            content = content_loader(None)
+            content = load(None)
             if framework not in content.catalogues:
                 raise ConfigError(f"--framework {framework!r}: known: {', '.join(content.catalogues)}")
             catalogue = content.catalogues[framework]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from auditor.cli import (
+from auditor.cli_common import (
     EXIT_ERRORS,
     EXIT_FAILURES,
     EXIT_OK,
@@ -18,10 +18,10 @@ from auditor.cli import (
     DbOption,
     InventoryOption,
     KnownHostsOption,
-    _content,
-    _errors_to_exit,
     console,
     err_console,
+    errors_to_exit,
+    load,
 )
 from auditor.errors import ConfigError
 from auditor.inventory import load_inventory
@@ -127,8 +127,8 @@ def remediate_command(
     content_dir: ContentDirOption = None,
 ) -> None:
     """Fix the failed findings of a run with the playbook units; a dry run (--check --diff) unless --apply."""
-    with _errors_to_exit():
-        content = _content(content_dir)
+    with errors_to_exit():
+        content = load(content_dir)
         inv = load_inventory(inventory)
         store = open_store(db)
         inventory_sha = hashlib.sha256(inventory.read_bytes()).hexdigest()

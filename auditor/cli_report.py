@@ -6,26 +6,19 @@ Registered on the main app by ``auditor.cli`` with ``register(app)``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
+from auditor.cli_common import as_of_moment, err_console, errors_to_exit
 from auditor.content import load_content
-from auditor.errors import AuditorError, ConfigError, NotFoundError
+from auditor.errors import ConfigError
 from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
 from auditor.reports.models import AgencyReport, SummaryReport
 from auditor.settings import DEFAULT_DB_URL
 from auditor.store.db import open_store
-
-EXIT_CONFIG, EXIT_ERRORS = 3, 2
-_err = Console(stderr=True, highlight=False)
 
 
 class ReportLang(StrEnum):
@@ -36,27 +29,6 @@ class ReportLang(StrEnum):
 class ReportFormat(StrEnum):
     html = "html"
     pdf = "pdf"
-
-
-@contextmanager
-def _errors_to_exit() -> Iterator[None]:
-    try:
-        yield
-    except (ConfigError, NotFoundError) as exc:
-        _err.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_CONFIG) from None
-    except AuditorError as exc:
-        _err.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_ERRORS) from None
-
-
-def _as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(value), time(23, 59, 59), tzinfo=UTC)
-    except ValueError:
-        raise ConfigError(f"--as-of {value!r}: expected a date such as 2026-11-30") from None
 
 
 def report(
@@ -76,8 +48,8 @@ def report(
     ] = None,
 ) -> None:
     """Write the agency remediation report, or with --summary the department summary, as HTML or PDF."""
-    with _errors_to_exit():
-        moment = _as_of(as_of)
+    with errors_to_exit():
+        moment = as_of_moment(as_of) if as_of else None
         content = load_content(content_dir or [])
         store = open_store(db)
         model: AgencyReport | SummaryReport
@@ -107,7 +79,7 @@ def report(
             return
         target = output or Path(default_name)
         target.write_bytes(data)
-        _err.print(f"wrote {target} ({len(data)} bytes)")
+        err_console.print(f"wrote {target} ({len(data)} bytes)")
 
 
 def register(app: typer.Typer) -> None:

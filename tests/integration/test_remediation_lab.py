@@ -198,5 +198,32 @@ def test_broken_sshd_unit_is_refused_and_host_stays_reachable(lab5: Lab5, weak_r
     assert get_remediation(store, report.remediation_id).status == "completed"
 
 
+def test_guard_restores_files_when_no_fresh_login_confirms(lab5: Lab5, weak_run: str) -> None:
+    """The host-side half of the lock-out guard: armed, a change, no confirmation → the old file is back."""
+    from auditor.collectors.ssh import connect_client
+
+    host = load_inventory(lab5.inventory).agencies[0].hosts[0]
+    before = lab5.sshd_config()
+    script = (builtin_playbooks_dir() / "files" / "guard.sh").read_text(encoding="utf-8")
+    client = connect_client(host, lab5.known_hosts, 10)
+    try:
+        command = (
+            "sudo sh -c 'install -d -m 700 /run/auditor-test && cat > /run/auditor-test/guard.sh && "
+            'sh /run/auditor-test/guard.sh arm /run/auditor-test 2 && echo "# tampered" >> /etc/ssh/sshd_config\''
+        )
+        stdin, stdout, _stderr = client.exec_command(command, timeout=30)
+        stdin.write(script)
+        stdin.channel.shutdown_write()
+        assert stdout.channel.recv_exit_status() == 0
+        assert lab5.sshd_config().endswith("# tampered\n")
+        time.sleep(5)
+        _in, log, _err = client.exec_command("sudo cat /run/auditor-test/guard.log", timeout=30)
+        text = log.read().decode()
+    finally:
+        client.close()
+    assert "restored" in text, text
+    assert lab5.sshd_config() == before
+
+
 def test_zz_print_timings() -> None:
     print("\nremediation timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in TIMINGS.items()))

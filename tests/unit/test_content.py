@@ -146,3 +146,14 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     with pytest.raises(ContentError) as caught:
         load_content([tmp_path])
     assert "org_a_x" in str(caught.value) and "org_b_x" in str(caught.value)
+
+
+def test_every_named_playbook_exists() -> None:
+    playbooks = builtin_content_dir().parent / "playbooks" / "tasks"
+    missing = sorted(
+        f"{check.id} → {check.remediation.playbook}"
+        for check in shipped().checks.values()
+        if check.remediation.playbook and not (playbooks / f"{check.remediation.playbook}.yml").is_file()
+    )
+    assert missing == []
+    assert sum(1 for check in shipped().checks.values() if check.remediation.playbook) >= 40
