@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import json
 import secrets
@@ -17,9 +16,18 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.errors import NotFoundError, StoreError
-from auditor.findings import HostResult, HostStatus, RequirementRef, Status
+from auditor.findings import HostResult, HostStatus, Status
 from auditor.inventory import Agency, LocalizedText
-from auditor.observations import HostFacts, Observation
+from auditor.observations import HostFacts
+from auditor.store.rows import (
+    EXPORT_TEXT_CAP,
+    aware,
+    evidence_row,
+    export_stream,
+    finding_row,
+    recompute_sha256,
+    run_summary,
+)
 from auditor.store.schema import AgencyRecord, EvidenceRecord, FindingRecord, RunHostRecord, RunRecord
 from auditor.store.views import (
     EvidenceRow,
@@ -32,7 +40,6 @@ from auditor.store.views import (
 
 EXPORT_FORMAT = "auditor-run-export"
 EXPORT_FORMAT_VERSION = 1
-EXPORT_TEXT_CAP = 64 * 1024  # bytes of stdout/stderr per evidence row in export_run
 _SECRET_WORDS = ("password", "passphrase", "secret", "token", "private_key", "credential")
 _FINAL_STATUSES = frozenset({RunStatus.completed, RunStatus.interrupted, RunStatus.failed})
 
@@ -298,7 +305,7 @@ class Store:
             stale = [
                 run_id
                 for run_id, started_at, last in rows
-                if max(started_at, _aware(last) if last is not None else started_at) < cutoff
+                if max(started_at, aware(last) if last is not None else started_at) < cutoff
             ]
             if stale:
                 session.execute(
@@ -355,7 +362,7 @@ class Store:
                 )
             )
             counts = self._counts(session, [r.id for r in records])
-        return [_run_summary(r, counts[r.id]) for r in records]
+        return [run_summary(r, counts[r.id]) for r in records]
 
     def get_run(self, run_ref: str) -> RunSummary:
         run_id = self.resolve_run_id(run_ref)
@@ -364,7 +371,7 @@ class Store:
             if record is None:
                 raise NotFoundError(f"no run {run_id!r}")
             counts = self._counts(session, [run_id])
-        return _run_summary(record, counts[run_id])
+        return run_summary(record, counts[run_id])
 
     def list_run_hosts(self, run_ref: str) -> list[RunHostRow]:
         run_id = self.resolve_run_id(run_ref)
@@ -426,14 +433,14 @@ class Store:
         query = query.order_by(RunHostRecord.agency_id, RunHostRecord.host_name, FindingRecord.check_id)
         with self._read() as session:
             rows = session.execute(query).all()
-        return [_finding_row(row[0], row[1], row[2]) for row in rows]
+        return [finding_row(row[0], row[1], row[2]) for row in rows]
 
     def get_finding(self, finding_id: int) -> FindingRow:
         with self._read() as session:
             row = session.execute(self._finding_query().where(FindingRecord.id == finding_id)).first()
         if row is None:
             raise NotFoundError(f"no finding {finding_id}")
-        return _finding_row(row[0], row[1], row[2])
+        return finding_row(row[0], row[1], row[2])
 
     def get_evidence(self, finding_id: int) -> EvidenceRow:
         """The evidence backing a finding; NotFoundError when the finding does not exist or cites none."""
@@ -446,14 +453,14 @@ class Store:
             row = session.execute(self._evidence_query().where(EvidenceRecord.id == finding.evidence_id)).first()
         if row is None:  # pragma: no cover - the foreign key prevents it
             raise NotFoundError(f"no evidence for finding {finding_id}")
-        return _evidence_row(row[0], row[1], row[2], row[3])
+        return evidence_row(row[0], row[1], row[2], row[3])
 
     def get_evidence_by_id(self, evidence_id: int) -> EvidenceRow:
         with self._read() as session:
             row = session.execute(self._evidence_query().where(EvidenceRecord.id == evidence_id)).first()
         if row is None:
             raise NotFoundError(f"no evidence {evidence_id}")
-        return _evidence_row(row[0], row[1], row[2], row[3])
+        return evidence_row(row[0], row[1], row[2], row[3])
 
     def verify_evidence(self, evidence_id: int) -> bool:
         """Recompute the stored evidence hash exactly as Observation.sha256 does and compare it."""
@@ -461,7 +468,7 @@ class Store:
             record = session.get(EvidenceRecord, evidence_id)
             if record is None:
                 raise NotFoundError(f"no evidence {evidence_id}")
-            return secrets.compare_digest(_recompute_sha256(record), record.sha256)
+            return secrets.compare_digest(recompute_sha256(record), record.sha256)
 
     def export_run(self, run_ref: str) -> dict[str, Any]:
         """A canonical, JSON-ready dump of one run (evidence text capped at 64 KiB per stream)."""
@@ -512,9 +519,9 @@ class Store:
                     "sha256": sha256,
                     "duration_s": duration_s,
                     "truncated": bool(truncated),
-                    "collected_at": _aware(collected_at).isoformat().replace("+00:00", "Z"),  # as pydantic writes
-                    "stdout": _export_stream(bytes(out_head or b""), int(out_len or 0)),
-                    "stderr": _export_stream(bytes(err_head or b""), int(err_len or 0)),
+                    "collected_at": aware(collected_at).isoformat().replace("+00:00", "Z"),  # as pydantic writes
+                    "stdout": export_stream(bytes(out_head or b""), int(out_len or 0)),
+                    "stderr": export_stream(bytes(err_head or b""), int(err_len or 0)),
                 }
                 for (
                     eid,
@@ -584,88 +591,3 @@ def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _aware(value: datetime) -> datetime:
-    """Timestamps read through raw (non-ORM-typed) columns: make them UTC-aware."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _recompute_sha256(record: EvidenceRecord) -> str:
-    observation = Observation(
-        probe_id=record.probe_id,
-        command=record.command,
-        outcome=record.outcome,
-        exit_code=record.exit_code,
-        stdout=bytes(record.stdout),
-        stderr=bytes(record.stderr),
-        duration_s=record.duration_s,
-        truncated=record.truncated,
-        collected_at=record.collected_at,
-    )
-    return observation.sha256
-
-
-def _export_stream(head: bytes, size: int) -> dict[str, Any]:
-    """``head`` is the first EXPORT_TEXT_CAP bytes of a stream of ``size`` bytes."""
-    if size <= EXPORT_TEXT_CAP:
-        return {"size": size, "text": head.decode("utf-8", errors="replace"), "omitted_bytes": 0}
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    text = decoder.decode(head[:EXPORT_TEXT_CAP], final=False)
-    kept = min(len(head), EXPORT_TEXT_CAP) - len(decoder.getstate()[0])  # an incomplete last character stays out
-    return {"size": size, "text": text, "omitted_bytes": size - kept}
-
-
-def _run_summary(record: RunRecord, counts: tuple[int, int, dict[str, int]]) -> RunSummary:
-    hosts_ok, hosts_error, findings = counts
-    return RunSummary(
-        id=record.id,
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        status=RunStatus(record.status),
-        tool_version=record.tool_version,
-        checklist_version=record.checklist_version,
-        inventory_sha256=record.inventory_sha256,
-        options=record.options,
-        hosts_ok=hosts_ok,
-        hosts_error=hosts_error,
-        finding_counts=findings,
-    )
-
-
-def _finding_row(finding: FindingRecord, agency_id: str, host_name: str) -> FindingRow:
-    return FindingRow(
-        id=finding.id,
-        run_id=finding.run_id,
-        agency_id=agency_id,
-        host_name=host_name,
-        check_id=finding.check_id,
-        status=Status(finding.status),
-        severity=finding.severity,
-        observed=finding.observed,
-        expected=finding.expected,
-        configured=finding.configured,
-        reason_vi=finding.reason_vi,
-        reason_en=finding.reason_en,
-        requirements=tuple(RequirementRef.model_validate(req) for req in finding.requirements),
-        evidence_id=finding.evidence_id,
-    )
-
-
-def _evidence_row(record: EvidenceRecord, run_id: str, agency_id: str, host_name: str) -> EvidenceRow:
-    return EvidenceRow(
-        id=record.id,
-        run_id=run_id,
-        agency_id=agency_id,
-        host_name=host_name,
-        probe_id=record.probe_id,
-        command=record.command,
-        outcome=record.outcome,
-        exit_code=record.exit_code,
-        stdout=bytes(record.stdout),
-        stderr=bytes(record.stderr),
-        sha256=record.sha256,
-        duration_s=record.duration_s,
-        truncated=record.truncated,
-        collected_at=record.collected_at,
-    )
