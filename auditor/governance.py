@@ -33,9 +33,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Name = str
-
-
 def end_of_day(day: date) -> datetime:
     """Validity runs to the end of its last day (UTC)."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
@@ -48,7 +45,7 @@ class AttestationEntry(_Strict):
     item: str = Field(min_length=1)  # the manual item (check id) answered
     answer: Answer
     justification: str = Field(min_length=1)
-    attested_by: Name = Field(min_length=1)
+    attested_by: str = Field(min_length=1)
     attested_at: date
     valid_until: date
     documents: tuple[str, ...] = ()  # paths, relative to the import file
@@ -94,8 +91,8 @@ class WaiverRequest(_Strict):
     check_id: str = Field(min_length=1)
     justification: str = Field(min_length=10)
     compensating_control: str = Field(min_length=10)
-    requested_by: Name = Field(min_length=1)
-    approved_by: Name = Field(min_length=1)
+    requested_by: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
     expires_on: date
 
     @field_validator("requested_by", "approved_by")
@@ -153,10 +150,6 @@ def _csv_rows(path: Path) -> list[dict[str, object]]:
         documents = [d.strip() for d in (row.pop("documents", "") or "").split(";") if d.strip()]
         rows.append({**{k: v for k, v in row.items() if k is not None}, "documents": documents})
     return rows
-
-
-def today_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class PreparedDocument(_Strict):

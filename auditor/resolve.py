@@ -148,9 +148,6 @@ class Verdict(_Frozen):
     waived: int  # failures accepted through waivers: the verdict never hides them
     clauses: tuple[ClauseVerdict, ...]
 
-    def count(self, state: ClauseState) -> int:
-        return sum(1 for clause in self.clauses if clause.state is state)
-
 
 def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolved]) -> Verdict:
     mine = [r for r in resolved if r.agency_id == agency_id]
@@ -191,6 +188,7 @@ def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolv
         agency_id=agency_id,
         framework=catalogue.framework,
         meets_level3=all(c.state in ok for c in clauses),
-        waived=sum(c.waived for c in clauses),
+        # distinct findings: one waived failure often evidences several clauses
+        waived=len({r.finding_id for r in mine if r.status is Status.failed and r.waived}),
         clauses=tuple(clauses),
     )

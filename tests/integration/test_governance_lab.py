@@ -97,9 +97,9 @@ def test_level3_through_checks_and_attestations_then_expiry(lab, enrolled, workd
     for framework in ("TCVN 11930:2017", "TCVN 14423:2026"):
         now = run_cli("verdict", run_id, "--agency", "lab", "--framework", framework, "--db", db)
         assert now.returncode == 0, now.stdout + now.stderr
-        assert "MEETS level 3" in now.stdout
-        if failed:
-            assert f"with {len(failed)}" not in now.stdout or "waived" in now.stdout
+        # the waivers the verdict relies on are always stated, never hidden
+        expected = f"lab MEETS level 3 with {len(failed)} waived failure(s)" if failed else "lab MEETS level 3\n"
+        assert expected in now.stdout
 
     expired = run_cli(
         "verdict", run_id, "--agency", "lab", "--as-of", (valid_until + timedelta(days=1)).isoformat(), "--db", db

@@ -188,6 +188,13 @@ def test_verdict_needs_attested_manual_items_and_states_waivers() -> None:
     assert [c.state for c in before.clauses] == [ClauseState.not_met, ClauseState.awaiting_evidence]
     after = judge_agency("a", CATALOGUE, resolve(findings, [attestation(1)], [waiver(1)], T0 + timedelta(days=1)))
     assert after.meets_level3 and after.waived == 1
+    # the same waived failure evidencing two clauses is still one waiver in the verdict
+    twice = CATALOGUE.model_copy(
+        update={"clauses": (*CATALOGUE.clauses, CATALOGUE.clauses[0].model_copy(update={"id": "1.3"}))}
+    )
+    assert (
+        judge_agency("a", twice, resolve(findings, [attestation(1)], [waiver(1)], T0 + timedelta(days=1))).waived == 1
+    )
     assert [c.state for c in after.clauses] == [ClauseState.met_with_waivers, ClauseState.met]
     expired = judge_agency(
         "a",
