@@ -9,8 +9,6 @@ from typing import Annotated
 
 from pydantic import (
     AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -18,23 +16,11 @@ from pydantic import (
 )
 
 from auditor.errors import InventoryError
+from auditor.vocabulary import LocalizedText, Slug, StrictModel
 from auditor.yamlio import format_validation_error, load_yaml_file
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 InputValue = int | float | str | bool
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LocalizedText(StrictModel):
-    vi: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, lang: str) -> str:
-        return self.en if lang == "en" else self.vi
 
 
 class Contact(StrictModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from auditor.inventory import LocalizedText
+from auditor.vocabulary import LocalizedText
 
 _SHORT = 120  # observed values quoted inside a sentence are shortened to this many characters
 

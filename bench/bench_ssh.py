@@ -41,15 +41,16 @@ if __package__ in (None, ""):  # run as `python bench/bench_ssh.py`: make the re
 
 import paramiko
 
-from auditor.collectors.known_hosts import host_spec
-from auditor.collectors.script import shell_quote
-from auditor.collectors.ssh import SshCollector, paramiko_transport
-from auditor.collectors.transport import Transport
-from auditor.content import load_content
+from auditor.collectors.ssh.collector import SshCollector, paramiko_transport
+from auditor.collectors.ssh.known_hosts import host_spec
+from auditor.collectors.ssh.script import shell_quote
+from auditor.collectors.ssh.transport import Transport
+from auditor.content.loader import load_content
 from auditor.errors import AuditorError
-from auditor.inventory import Agency, Host, LocalizedText
-from auditor.observations import ProbeOutcome, ProbeRequest
-from auditor.plan import plan_host
+from auditor.evaluation.observations import ProbeOutcome, ProbeRequest
+from auditor.inventory import Agency, Host
+from auditor.service.plan import plan_host
+from auditor.vocabulary import LocalizedText
 from bench.delay_proxy import DelayProxy
 from lab.api import LabHost, LabInfo, load_info, status, up
 from lab.common import LabError

@@ -34,12 +34,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from auditor.checks import Check, Probe
-from auditor.collectors.script import build_script, new_token, parse_stream
-from auditor.evaluate import evaluate
-from auditor.findings import Finding
-from auditor.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
-from auditor.plan import probe_command
+from auditor.collectors.ssh.script import build_script, new_token, parse_stream
+from auditor.content.checks import Check, Probe
+from auditor.evaluation.evaluate import evaluate
+from auditor.evaluation.findings import Finding
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
+from auditor.service.plan import probe_command
 
 CASES_DIR = Path(__file__).parent / "checks"
 # A RHEL-family scenario runs over the Debian base with this os-release, unless it brings its own.

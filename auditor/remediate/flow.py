@@ -9,12 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from auditor import __version__
-from auditor.content import Content
-from auditor.engine import Collector
+from auditor.content.loader import Content
 from auditor.inventory import Inventory
 from auditor.remediate.runner import PlayResult, prepare_data_dir, run_play
 from auditor.remediate.selection import Selection
 from auditor.remediate.verify import CheckVerdict, reverify
+from auditor.service.hosts import Collector
 from auditor.store import Store
 from auditor.store.remediations import finish_remediation, new_remediation_id, start_remediation
 

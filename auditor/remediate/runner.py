@@ -16,7 +16,7 @@ import ansible_runner
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from auditor.collectors.known_hosts import KnownHostsStore, host_spec
+from auditor.collectors.ssh.known_hosts import KnownHostsStore, host_spec
 from auditor.errors import ConfigError
 from auditor.remediate.selection import HostTarget, Selection
 from auditor.remediate.units import UNIT_DIR, builtin_playbooks_dir

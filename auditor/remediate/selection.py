@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.content import Content
+from auditor.content.loader import Content
 from auditor.errors import ConfigError
 from auditor.inventory import Agency, Host, Inventory
-from auditor.plan import host_inputs
 from auditor.remediate.units import KNOWN_PARAMS, LOCKOUT_UNITS, UNIT_PARAMS, available_units, run_order, unit_of
+from auditor.service.plan import host_inputs
 from auditor.store import Store
 
 InputValue = int | float | str | bool

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from auditor.checks import Check
+from auditor.content.checks import Check
 
 UNIT_DIR = "tasks"
 # Units that can lock administrators out: they run only when the connecting account is proven to

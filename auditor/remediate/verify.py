@@ -9,13 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from auditor import __version__
-from auditor.collectors.ssh import SshCollector
-from auditor.content import Content
-from auditor.engine import Collector, run_audit
-from auditor.findings import HostResult, Status
+from auditor.collectors.ssh.collector import SshCollector
+from auditor.content.loader import Content
+from auditor.evaluation.findings import HostResult
 from auditor.inventory import Inventory
-from auditor.plan import plan_host
+from auditor.service.hosts import Collector, run_audit
+from auditor.service.plan import plan_host
 from auditor.store import Store
+from auditor.vocabulary import Status
 
 Verdict = Literal["fixed", "still_failing", "error"]
 

@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from auditor.catalogue import Catalogue
-from auditor.content import Content
+from auditor.content.catalogue import Catalogue
+from auditor.content.loader import Content
 from auditor.errors import NotFoundError
+from auditor.governance.resolve import Resolved
 from auditor.reports.diff import diff_findings
 from auditor.reports.inert import inert_bytes, inert_str, inert_text
 from auditor.reports.locale import Strings, strings
@@ -27,7 +28,6 @@ from auditor.reports.models import (
 )
 from auditor.reports.queries import previous_run_of_agency, resolved_findings
 from auditor.reports.rollup import assess, bar_chart, clause_key, effective_status, refs_of
-from auditor.resolve import Resolved
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 
 STDOUT_LIMIT = 1200  # bytes of each evidence stdout shown in the appendix

@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.content import Content
-from auditor.findings import HostStatus
-from auditor.inventory import LocalizedText
-from auditor.observations import HostFacts, ProbeOutcome
+from auditor.content.loader import Content
+from auditor.evaluation.findings import HostStatus
+from auditor.evaluation.observations import HostFacts, ProbeOutcome
 from auditor.reports.inert import inert_text
 from auditor.store import FindingRow, RunSummary, Store
+from auditor.vocabulary import LocalizedText
 
 SCHEMA_ID = "https://auditor.example/schema/run-export.schema.json"
 CSV_COLUMNS: tuple[str, ...] = (

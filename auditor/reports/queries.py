@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from auditor.errors import StoreError
-from auditor.resolve import FindingKey, Resolved, resolve
+from auditor.governance.resolve import FindingKey, Resolved, resolve
 from auditor.store import FindingRow, Store
 from auditor.store.governance import GovernanceStore
 from auditor.store.schema import RunHostRecord, RunRecord

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from auditor.catalogue import Catalogue
-from auditor.content import Content
-from auditor.findings import RequirementRef
+from auditor.content.catalogue import Catalogue
+from auditor.content.loader import Content
+from auditor.governance.resolve import ClauseState as JudgedState
+from auditor.governance.resolve import Resolved, judge_agency
 from auditor.reports.locale import Strings
 from auditor.reports.models import (
     FAILING,
@@ -21,9 +22,8 @@ from auditor.reports.models import (
     Lang,
     Verdict,
 )
-from auditor.resolve import ClauseState as JudgedState
-from auditor.resolve import Resolved, judge_agency
 from auditor.store import FindingRow, RunHostRow, RunSummary
+from auditor.vocabulary import RequirementRef
 
 UNMAPPED_GROUP = "-"
 _WORST_FIRST: tuple[ClauseState, ...] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from auditor.content import Content
+from auditor.content.loader import Content
 from auditor.errors import NotFoundError
 from auditor.reports.agency import pick_catalogue
 from auditor.reports.locale import strings

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from auditor.errors import ConfigError, NotFoundError
-from auditor.governance import (
+from auditor.governance.records import (
     Answer,
     Attestation,
     DocumentRef,

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.errors import NotFoundError, StoreError
-from auditor.findings import HostResult, HostStatus, Status
-from auditor.inventory import Agency, LocalizedText
-from auditor.observations import HostFacts
+from auditor.evaluation.findings import HostResult, HostStatus
+from auditor.evaluation.observations import HostFacts
+from auditor.inventory import Agency
 from auditor.store.rows import (
     EXPORT_TEXT_CAP,
     aware,
@@ -37,6 +37,7 @@ from auditor.store.views import (
     RunSummary,
     empty_status_counts,
 )
+from auditor.vocabulary import LocalizedText, Status
 
 EXPORT_FORMAT = "auditor-run-export"
 EXPORT_FORMAT_VERSION = 1

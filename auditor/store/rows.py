@@ -6,10 +6,10 @@ import codecs
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.findings import RequirementRef, Status
-from auditor.observations import Observation
+from auditor.evaluation.observations import Observation
 from auditor.store.schema import EvidenceRecord, FindingRecord, RunRecord
 from auditor.store.views import EvidenceRow, FindingRow, RunStatus, RunSummary
+from auditor.vocabulary import RequirementRef, Status
 
 EXPORT_TEXT_CAP = 64 * 1024  # bytes of stdout/stderr per evidence row in export_run
 

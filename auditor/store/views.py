@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.findings import HostStatus, RequirementRef, Severity, Status
-from auditor.inventory import LocalizedText
-from auditor.observations import HostFacts, ProbeOutcome
+from auditor.evaluation.findings import HostStatus
+from auditor.evaluation.observations import HostFacts, ProbeOutcome
+from auditor.vocabulary import LocalizedText, RequirementRef, Severity, Status
 
 
 class RunStatus(StrEnum):

@@ -6,7 +6,7 @@ from functools import cache
 
 import pytest
 
-from auditor.content import Content, load_content
+from auditor.content.loader import Content, load_content
 from tests.checkcases import CASES_DIR, Case, Sandbox, judge_recorded, load_case_file
 
 
@@ -49,8 +49,8 @@ def test_case(check_id: str, case: Case, request: pytest.FixtureRequest) -> None
     if case.is_scenario:
         sandbox: Sandbox = request.getfixturevalue("sandbox")
         observation = sandbox.run(check, case, inputs)
-        from auditor.evaluate import evaluate
-        from auditor.observations import HostFacts
+        from auditor.evaluation.evaluate import evaluate
+        from auditor.evaluation.observations import HostFacts
 
         finding = evaluate(check, observation, HostFacts(os_family=case.os_family), inputs)
         detail = f"stdout={observation.stdout_text!r} stderr={observation.stderr_text!r} rc={observation.exit_code}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.content import load_content
+from auditor.content.loader import load_content
 from auditor.store.db import open_store
 from tests.checkcases import CASES_DIR, load_case_file
 from tests.integration.conftest import lab_inventory, run_cli

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from auditor.content import load_content
-from auditor.findings import Finding, HostResult, Status
+from auditor.content.loader import load_content
+from auditor.evaluation.findings import Finding, HostResult
 from auditor.inventory import Inventory
-from auditor.network import NetworkOptions, run_network
+from auditor.service.network import NetworkOptions, run_network
+from auditor.vocabulary import Status
 from tests.integration.conftest import lab_inventory, run_cli
 
 pytestmark = pytest.mark.lab

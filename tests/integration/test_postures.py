@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.content import load_content
+from auditor.content.loader import load_content
 from auditor.store.db import open_store
 from tests.checkcases import CASES_DIR, load_case_file
 

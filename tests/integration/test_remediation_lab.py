@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.content import load_content
+from auditor.content.loader import load_content
 from auditor.inventory import load_inventory
 from auditor.remediate.flow import remediate
 from auditor.remediate.selection import build_selection
@@ -200,7 +200,7 @@ def test_broken_sshd_unit_is_refused_and_host_stays_reachable(lab5: Lab5, weak_r
 
 def test_guard_restores_files_when_no_fresh_login_confirms(lab5: Lab5, weak_run: str) -> None:
     """The host-side half of the lock-out guard: armed, a change, no confirmation → the old file is back."""
-    from auditor.collectors.ssh import connect_client
+    from auditor.collectors.ssh.collector import connect_client
 
     host = load_inventory(lab5.inventory).agencies[0].hosts[0]
     before = lab5.sshd_config()

@@ -4,8 +4,8 @@ from functools import cache
 
 import pytest
 
-from auditor.catalogue import Verification, coverage
-from auditor.content import Content, load_content
+from auditor.content.catalogue import Verification, coverage
+from auditor.content.loader import Content, load_content
 
 TCVN_11930 = "TCVN 11930:2017"
 TCVN_14423 = "TCVN 14423:2026"

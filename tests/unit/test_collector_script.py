@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from auditor.collectors.script import build_script, new_token, parse_stream, shell_quote, summarize_stream
-from auditor.collectors.ssh import SshCollector
-from auditor.collectors.transport import ExecResult, LocalTransport, Transport
+from auditor.collectors.ssh.collector import SshCollector
+from auditor.collectors.ssh.script import build_script, new_token, parse_stream, shell_quote, summarize_stream
+from auditor.collectors.ssh.transport import ExecResult, LocalTransport, Transport
 from auditor.errors import CollectorError, ExecError
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
 from auditor.inventory import Host
-from auditor.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SHELLS = [

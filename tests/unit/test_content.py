@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.content import Content, builtin_content_dir, load_content
+from auditor.content.loader import Content, builtin_content_dir, load_content
 from auditor.errors import ContentError
 
 # `> file` or `>> file`, except to /dev/null and to other descriptors (>&2, 2>&1)

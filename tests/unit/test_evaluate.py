@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditor.content import load_content
-from auditor.evaluate import evaluate, host_error_finding
-from auditor.findings import Status
-from auditor.inventory import Agency, Host, Inventory, LocalizedText
-from auditor.observations import HostFacts, Observation, ProbeOutcome
-from auditor.plan import plan_audit, plan_host
+from auditor.content.loader import load_content
+from auditor.evaluation.evaluate import evaluate, host_error_finding
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
+from auditor.inventory import Agency, Host, Inventory
+from auditor.service.plan import plan_audit, plan_host
+from auditor.vocabulary import LocalizedText, Status
 
 CONTENT = load_content()
 ROOT_LOGIN = CONTENT.checks["sshd_permit_root_login_disabled"]

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from auditor.expectations import Expectation, ProbeOutput, input_names
+from auditor.content.expectations import Expectation, ProbeOutput, input_names
 
 adapter = TypeAdapter(Expectation)
 

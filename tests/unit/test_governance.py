@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from auditor.catalogue import Catalogue, Clause, Group
+from auditor.content.catalogue import Catalogue, Clause, Group
 from auditor.errors import ConfigError
-from auditor.findings import HostResult, HostStatus, Status
-from auditor.governance import Answer, Attestation, Waiver, WaiverRequest, end_of_day, prepare_import
-from auditor.inventory import Agency, LocalizedText
-from auditor.resolve import ClauseState, FindingKey, judge_agency, resolve
+from auditor.evaluation.findings import HostResult, HostStatus
+from auditor.governance.records import Answer, Attestation, Waiver, WaiverRequest, end_of_day, prepare_import
+from auditor.governance.resolve import ClauseState, FindingKey, judge_agency, resolve
+from auditor.inventory import Agency
 from auditor.store.db import open_store
 from auditor.store.governance import GovernanceStore
+from auditor.vocabulary import LocalizedText, Status
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 TEXT = LocalizedText(vi="x", en="x")

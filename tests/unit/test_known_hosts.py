@@ -16,11 +16,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from auditor.collectors.known_hosts import KnownHostsStore, fingerprint, host_spec
-from auditor.collectors.ssh import SshCollector
+from auditor.collectors.ssh.collector import SshCollector
+from auditor.collectors.ssh.known_hosts import KnownHostsStore, fingerprint, host_spec
 from auditor.errors import AuthError, ConnectError, HostKeyError
+from auditor.evaluation.observations import ProbeRequest
 from auditor.inventory import Host
-from auditor.observations import ProbeRequest
 
 
 def ed25519_key() -> paramiko.Ed25519Key:

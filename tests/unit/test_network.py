@@ -8,15 +8,15 @@ from functools import cache
 
 import pytest
 
-from auditor.collectors import nmap
-from auditor.collectors.nmap import ScanOptions, ScriptPolicyError, check_scripts, nmap_arguments, parse_xml
-from auditor.collectors.sshalgos import SshAlgorithms, parse_kexinit
-from auditor.collectors.tls import CertificateInfo, hostname_matches
-from auditor.content import Content, load_content
-from auditor.evaluate import evaluate
-from auditor.findings import Status
-from auditor.netfacts import address_facts, exposure_fact, inside_ports, software, ssh_facts
-from auditor.observations import HostFacts, Observation
+from auditor.collectors.network import nmap
+from auditor.collectors.network.facts import address_facts, exposure_fact, inside_ports, software, ssh_facts
+from auditor.collectors.network.nmap import ScanOptions, ScriptPolicyError, check_scripts, nmap_arguments, parse_xml
+from auditor.collectors.network.sshalgos import SshAlgorithms, parse_kexinit
+from auditor.collectors.network.tls import CertificateInfo, hostname_matches
+from auditor.content.loader import Content, load_content
+from auditor.evaluation.evaluate import evaluate
+from auditor.evaluation.observations import HostFacts, Observation
+from auditor.vocabulary import Status
 
 XML = b"""<?xml version="1.0"?>
 <nmaprun><host><status state="up"/><address addr="10.0.0.5" addrtype="ipv4"/><ports>

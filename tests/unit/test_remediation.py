@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.content import load_content
+from auditor.content.loader import load_content
 from auditor.errors import ConfigError
-from auditor.findings import Finding, HostResult, HostStatus, Severity, Status
-from auditor.inventory import Agency, Inventory, LocalizedText
+from auditor.evaluation.findings import Finding, HostResult, HostStatus
+from auditor.inventory import Agency, Inventory
 from auditor.remediate.runner import TaskChange, parse_events, prepare_data_dir, render_diff
 from auditor.remediate.selection import Fix, HostTarget, Selection, build_selection, parse_params
 from auditor.remediate.units import LOCKOUT_UNITS, UNIT_PARAMS, available_units, builtin_playbooks_dir, run_order
 from auditor.store.db import open_store
 from auditor.store.remediations import finish_remediation, get_remediation, new_remediation_id, start_remediation
+from auditor.vocabulary import LocalizedText, Severity, Status
 
 PLAYBOOKS = builtin_playbooks_dir()
 UNITS = sorted(available_units())

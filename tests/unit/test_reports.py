@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.catalogue import Catalogue
-from auditor.findings import Status
-from auditor.inventory import Agency, LocalizedText
+from auditor.content.catalogue import Catalogue
+from auditor.inventory import Agency
 from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
 from auditor.reports.agency import remediation_steps
 from auditor.reports.inert import inert_bytes
@@ -21,6 +20,7 @@ from auditor.reports.locale import strings
 from auditor.reports.models import Verdict
 from auditor.reports.rollup import assess
 from auditor.store import Store, open_store
+from auditor.vocabulary import LocalizedText, Status
 from tests.unit.test_reports_support import (
     AGENCY,
     HOSTILE,

@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from auditor.findings import Status
 from auditor.reports.exports import CSV_COLUMNS, export_csv, export_json, json_schema, json_schema_text
 from auditor.store import Store, open_store
+from auditor.vocabulary import Status
 from tests.unit.test_reports_support import AGENCY, HOSTILE, T0, agency_result, automated_checks, content, host_result
 from tests.unit.test_reports_support import store_run as save_run
 

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from auditor.content import Content, load_content
-from auditor.findings import Finding, HostResult, HostStatus, Severity, Status
-from auditor.inventory import Agency, LocalizedText
-from auditor.observations import HostFacts, Observation, ProbeOutcome
+from auditor.content.loader import Content, load_content
+from auditor.evaluation.findings import Finding, HostResult, HostStatus
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
+from auditor.inventory import Agency
 from auditor.store import Store
+from auditor.vocabulary import LocalizedText, Severity, Status
 
 T0 = datetime(2026, 10, 1, 8, 0, 0, tzinfo=UTC)
 AGENCY = Agency(id="baosoctrang", name=LocalizedText(vi="Báo Sóc Trăng", en="Soc Trang Newspaper"))

@@ -19,12 +19,13 @@ from sqlalchemy import Column, Integer, MetaData, String, text, update
 from sqlalchemy.engine import make_url
 
 from auditor.errors import NotFoundError, StoreError
-from auditor.findings import Finding, HostResult, HostStatus, RequirementRef, Severity, Status
-from auditor.inventory import Agency, LocalizedText
-from auditor.observations import HostFacts, Observation, ProbeOutcome
+from auditor.evaluation.findings import Finding, HostResult, HostStatus
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
+from auditor.inventory import Agency
 from auditor.store import RunStatus, Store, open_store
 from auditor.store.db import head_revision, mask_url
 from auditor.store.schema import Base, EvidenceRecord
+from auditor.vocabulary import LocalizedText, RequirementRef, Severity, Status
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PG_ENV = "AUDITOR_TEST_PG_URL"

@@ -21,11 +21,10 @@ from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.catalogue import Catalogue
-from auditor.findings import Status
-from auditor.governance import Answer, Attestation, Waiver
-from auditor.inventory import LocalizedText
+from auditor.content.catalogue import Catalogue
+from auditor.governance.records import Answer, Attestation, Waiver
 from auditor.messages import reason
+from auditor.vocabulary import LocalizedText, Status
 
 _ANSWER_STATUS = {
     Answer.met: Status.passed,

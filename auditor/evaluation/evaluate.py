@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from auditor.checks import NOT_APPLICABLE_EXIT, Check
-from auditor.expectations import Inputs, ProbeOutput
-from auditor.findings import Finding, Status
-from auditor.inventory import LocalizedText
+from auditor.content.checks import NOT_APPLICABLE_EXIT, Check
+from auditor.content.expectations import Inputs, ProbeOutput
+from auditor.evaluation.findings import Finding
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
 from auditor.messages import reason, shorten
-from auditor.observations import HostFacts, Observation, ProbeOutcome
+from auditor.vocabulary import LocalizedText, Status
 
 OBSERVED_CAP = 4000  # characters of observed output kept on a finding; the evidence keeps the rest
 

@@ -19,17 +19,27 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auditor.checks import Check, NetworkProbe, Profile
-from auditor.collectors import nmap, sshalgos, tls, web
-from auditor.engine import ResultSink, RunTally
+from auditor.collectors.network import nmap, sshalgos, tls, web
+from auditor.collectors.network.facts import (
+    address_facts,
+    exposure_fact,
+    fact,
+    ftp_facts,
+    is_tls,
+    open_ports,
+    ssh_facts,
+    tls_facts,
+)
+from auditor.collectors.network.webfacts import site_facts
+from auditor.content.checks import Check, NetworkProbe, Profile
 from auditor.errors import CollectorError
-from auditor.evaluate import evaluate, host_error_finding
-from auditor.findings import Finding, HostResult, HostStatus, RequirementRef
+from auditor.evaluation.evaluate import evaluate, host_error_finding
+from auditor.evaluation.findings import Finding, HostResult, HostStatus
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
 from auditor.inventory import Agency, Host
-from auditor.netfacts import address_facts, exposure_fact, fact, ftp_facts, is_tls, open_ports, ssh_facts, tls_facts
-from auditor.observations import HostFacts, Observation, ProbeOutcome
-from auditor.plan import Inputs, agency_inputs, host_inputs
-from auditor.webfacts import site_facts
+from auditor.service.hosts import ResultSink, RunTally
+from auditor.service.plan import Inputs, agency_inputs, host_inputs
+from auditor.vocabulary import RequirementRef
 
 log = logging.getLogger(__name__)
 

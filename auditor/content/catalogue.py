@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from auditor.checks import Check, CheckId
-from auditor.findings import RequirementRef
-from auditor.inventory import LocalizedText
+from auditor.content.checks import Check, CheckId
+from auditor.vocabulary import LocalizedText, RequirementRef
 
 
 class _Strict(BaseModel):

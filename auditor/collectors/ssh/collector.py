@@ -11,12 +11,12 @@ from typing import NoReturn
 
 import paramiko
 
-from auditor.collectors.known_hosts import fingerprint
-from auditor.collectors.script import build_script, new_token, parse_stream, summarize_stream
-from auditor.collectors.transport import ExecResult, ParamikoTransport, Transport
+from auditor.collectors.ssh.known_hosts import fingerprint
+from auditor.collectors.ssh.script import build_script, new_token, parse_stream, summarize_stream
+from auditor.collectors.ssh.transport import ExecResult, ParamikoTransport, Transport
 from auditor.errors import AuthError, ConnectError, ExecError, HostKeyError
+from auditor.evaluation.observations import HostObservations, ProbeRequest
 from auditor.inventory import Host
-from auditor.observations import HostObservations, ProbeRequest
 
 TransportFactory = Callable[[Host, Path, float], Transport]
 

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
-from auditor.expectations import Expectation, input_names
-from auditor.findings import Severity
-from auditor.inventory import LocalizedText, Slug
+from auditor.content.expectations import Expectation, input_names
+from auditor.vocabulary import LocalizedText, Severity, Slug
 
 CheckId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$", max_length=80)]
 OsFamily = Literal["debian", "rhel"]

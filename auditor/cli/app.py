@@ -12,9 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from auditor import __version__
-from auditor.catalogue import Verification, coverage
-from auditor.cli_audit import register as register_audit
-from auditor.cli_common import (
+from auditor.cli.audit import register as register_audit
+from auditor.cli.common import (
     EXIT_ERRORS,
     EXIT_FAILURES,
     EXIT_OK,
@@ -28,18 +27,19 @@ from auditor.cli_common import (
     errors_to_exit,
     load,
 )
-from auditor.cli_governance import register as register_governance
-from auditor.cli_governance import resolved_findings
-from auditor.cli_remediate import register as register_remediate
-from auditor.cli_report import register as register_report
-from auditor.collectors.known_hosts import KnownHostsStore, fingerprint
+from auditor.cli.governance import register as register_governance
+from auditor.cli.governance import resolved_findings
+from auditor.cli.remediate import register as register_remediate
+from auditor.cli.report import register as register_report
+from auditor.collectors.ssh.known_hosts import KnownHostsStore, fingerprint
+from auditor.content.catalogue import Verification, coverage
 from auditor.errors import AuditorError, ConfigError, ContentError
-from auditor.findings import Status
 from auditor.inventory import load_inventory
 from auditor.reports.exports import export_csv, export_json
 from auditor.settings import DEFAULT_DB_URL, default_known_hosts
 from auditor.store.db import open_store
 from auditor.textsafe import terminal_safe
+from auditor.vocabulary import Status
 
 # Tracebacks never show local variables: they could hold credentials read from the environment.
 app = typer.Typer(

@@ -8,30 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.inventory import LocalizedText
-from auditor.observations import HostFacts, Observation
-
-
-class Status(StrEnum):
-    passed = "pass"
-    failed = "fail"
-    error = "error"
-    not_applicable = "not_applicable"
-    manual = "manual"
-
-
-class Severity(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
-    critical = "critical"
-
-
-class RequirementRef(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    framework: str  # e.g. "TCVN 11930:2017"
-    clause: str  # exactly as the standard numbers it, e.g. "7.2.2.1"
+from auditor.evaluation.observations import HostFacts, Observation
+from auditor.vocabulary import LocalizedText, RequirementRef, Severity, Status
 
 
 class Finding(BaseModel):

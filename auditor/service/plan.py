@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from auditor.checks import Check, Probe, Profile
-from auditor.collectors.script import shell_quote
+from auditor.collectors.ssh.script import shell_quote
+from auditor.content.checks import Check, Probe, Profile
 from auditor.errors import InventoryError
-from auditor.evaluate import manual_finding, not_applicable_finding
-from auditor.findings import Finding, RequirementRef
+from auditor.evaluation.evaluate import manual_finding, not_applicable_finding
+from auditor.evaluation.findings import Finding
+from auditor.evaluation.observations import ProbeRequest
 from auditor.inventory import Agency, Host, Inventory
 from auditor.messages import reason
-from auditor.observations import ProbeRequest
+from auditor.vocabulary import RequirementRef
 
 Inputs = dict[str, int | float | str | bool]
 Requirements = Mapping[str, tuple[RequirementRef, ...]]

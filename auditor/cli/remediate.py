@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from auditor.cli_common import (
+from auditor.cli.common import (
     EXIT_ERRORS,
     EXIT_FAILURES,
     EXIT_OK,

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from auditor.errors import CollectorError
-from auditor.evaluate import evaluate, host_error_finding
-from auditor.findings import HostResult, HostStatus, Status
+from auditor.evaluation.evaluate import evaluate, host_error_finding
+from auditor.evaluation.findings import HostResult, HostStatus
+from auditor.evaluation.observations import HostObservations, ProbeRequest
 from auditor.inventory import Agency, Host
 from auditor.messages import shorten
-from auditor.observations import HostObservations, ProbeRequest
-from auditor.plan import AgencyPlan, HostPlan
+from auditor.service.plan import AgencyPlan, HostPlan
+from auditor.vocabulary import Status
 
 log = logging.getLogger(__name__)
 

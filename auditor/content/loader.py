@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from auditor.catalogue import Catalogue, cross_check, requirement_index
-from auditor.checks import Check, Profile
+from auditor.content.catalogue import Catalogue, cross_check, requirement_index
+from auditor.content.checks import Check, Profile
 from auditor.errors import ContentError
-from auditor.findings import RequirementRef
+from auditor.vocabulary import RequirementRef
 from auditor.yamlio import format_validation_error, load_yaml_file
 
 DEFAULT_PROFILE = "level3"

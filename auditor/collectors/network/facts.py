@@ -12,11 +12,11 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from auditor.checks import NOT_APPLICABLE_EXIT
-from auditor.collectors.nmap import NmapHost, NmapPort
-from auditor.collectors.sshalgos import SshAlgorithms
-from auditor.collectors.tls import TlsReport, days_left, hostname_matches
-from auditor.observations import Observation, ProbeOutcome
+from auditor.collectors.network.nmap import NmapHost, NmapPort
+from auditor.collectors.network.sshalgos import SshAlgorithms
+from auditor.collectors.network.tls import TlsReport, days_left, hostname_matches
+from auditor.content.checks import NOT_APPLICABLE_EXIT
+from auditor.evaluation.observations import Observation, ProbeOutcome
 
 # nmap service names (and well-known ports) of remote administration front ends
 ADMIN_SERVICES = frozenset({"ssh", "ms-wbt-server", "vnc", "telnet", "webmin", "rdp", "x11"})

@@ -1,6 +1,6 @@
 """`auditor report`: the agency remediation report and the department summary, from the store only.
 
-Registered on the main app by ``auditor.cli`` with ``register(app)``.
+Registered on the main app by ``auditor.cli.app`` with ``register(app)``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from auditor.cli_common import as_of_moment, err_console, errors_to_exit
-from auditor.content import load_content
+from auditor.cli.common import as_of_moment, err_console, errors_to_exit
+from auditor.content.loader import load_content
 from auditor.errors import ConfigError
 from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
 from auditor.reports.models import AgencyReport, SummaryReport

@@ -21,9 +21,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from auditor.content import Content, load_content
+from auditor.content.loader import Content, load_content
 from auditor.errors import AuditorError, ConfigError, NotFoundError
-from auditor.governance import end_of_day
+from auditor.governance.records import end_of_day
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERRORS, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

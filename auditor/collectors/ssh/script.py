@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from auditor.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
+from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
 
 SCRIPT_VERSION = 1
 KILL_AFTER_S = 2  # grace between TERM and KILL when a probe overruns its time limit

@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from auditor.cli_common import AsOfOption, DbOption, as_of_moment, console, errors_to_exit, load
+from auditor.cli.common import AsOfOption, DbOption, as_of_moment, console, errors_to_exit, load
 from auditor.errors import ConfigError
-from auditor.governance import WaiverRequest, prepare_import
-from auditor.resolve import ClauseState, FindingKey, Resolved, judge_agency, resolve
+from auditor.governance.records import WaiverRequest, prepare_import
+from auditor.governance.resolve import ClauseState, FindingKey, Resolved, judge_agency, resolve
 from auditor.settings import DEFAULT_DB_URL
 from auditor.store.db import open_store
 from auditor.store.governance import GovernanceStore

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from auditor import __version__
-from auditor.cli_common import (
+from auditor.cli.common import (
     EXIT_ERRORS,
     EXIT_FAILURES,
     EXIT_INTERRUPTED,
@@ -27,17 +27,18 @@ from auditor.cli_common import (
     errors_to_exit,
     load,
 )
-from auditor.collectors.nmap import ScanOptions
-from auditor.collectors.ssh import SshCollector
-from auditor.engine import RunTally, run_audit
+from auditor.collectors.network.nmap import ScanOptions
+from auditor.collectors.ssh.collector import SshCollector
 from auditor.errors import ConfigError
-from auditor.findings import HostResult, HostStatus, Status
+from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.inventory import load_inventory
-from auditor.network import NetworkOptions, Only, agents_for, inside_view, merge_tally, narrow, run_network
-from auditor.plan import AuditPlan, plan_audit
+from auditor.service.hosts import RunTally, run_audit
+from auditor.service.network import NetworkOptions, Only, agents_for, inside_view, merge_tally, narrow, run_network
+from auditor.service.plan import AuditPlan, plan_audit
 from auditor.settings import DEFAULT_DB_URL, default_known_hosts
 from auditor.store.db import open_store
 from auditor.textsafe import terminal_safe
+from auditor.vocabulary import Status
 
 
 def audit(

@@ -6,9 +6,9 @@ import re
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
-from auditor.collectors.web import Exchange, SiteReport, is_listing, page_generator
-from auditor.netfacts import fact
-from auditor.observations import Observation
+from auditor.collectors.network.facts import fact
+from auditor.collectors.network.web import Exchange, SiteReport, is_listing, page_generator
+from auditor.evaluation.observations import Observation
 
 SOURCE = "website agent (passive HTTP)"
 _DISCLOSING = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator")

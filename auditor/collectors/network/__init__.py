@@ -1,0 +1,1 @@
+"""Network collection from outside: nmap, TLS, SSH algorithms, passive web checks, and the facts made of them."""

@@ -1,0 +1,1 @@
+"""SSH collection: one strictly verified connection and one exec request per host."""

@@ -1,0 +1,1 @@
+"""Observations in, findings out: pure functions, no I/O."""

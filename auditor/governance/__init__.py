@@ -1,0 +1,1 @@
+"""Manual evidence and governed exceptions: attestations, waivers, their resolution as of a moment, the verdict."""
