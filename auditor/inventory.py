@@ -40,6 +40,7 @@ class Host(StrictModel):
     sudo: bool = False  # run the probe bundle through `sudo -n sh`
     roles: tuple[Slug, ...] = ()
     os_family: str | None = None  # optional hint: debian | rhel
+    probe_jobs: int | None = Field(default=None, ge=1, le=16)  # probes run at once on the host (default 4)
 
     @field_validator("address")
     @classmethod

@@ -4,7 +4,7 @@ references, identifiers) and the documented exit codes. Nothing here imports the
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -46,6 +46,14 @@ class RequirementRef(StrictModel):
     clause: str  # exactly as the standard numbers it, e.g. "7.2.2.1"
 
 
+class Only(StrEnum):
+    """One agent instead of all: the SSH audit, the network agents (nmap, TLS, SSH algorithms) or the web agent."""
+
+    ssh = "ssh"
+    network = "network"
+    web = "web"
+
+
 class ExitCode(IntEnum):
     """Exit codes of every command.
 
@@ -62,3 +70,6 @@ class ExitCode(IntEnum):
     errors = 2
     config = 3
     interrupted = 130
+
+
+OsFamily = Literal["debian", "rhel"]

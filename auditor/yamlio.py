@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from auditor.errors import ConfigError
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Keys that identify an item in a list, tried in this order, to say *which* item is wrong.
 _ITEM_KEYS = ("id", "name", "probe_id", "check")
 
@@ -24,7 +26,7 @@ def load_yaml_file(path: Path, error_cls: type[ConfigError] = ConfigError) -> An
     except OSError as exc:
         raise error_cls(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader (libyaml's when present)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -6,6 +6,10 @@ root filesystem, in which the check's real probe runs through the real batched s
 exercise the shell parsing; recorded outputs cover live state a file cannot show (processes,
 sockets, firewall rules). The same file says what the check must return on each lab posture.
 
+A check that reads a shared source (checklists/sources/) is judged on that source's record: a
+recorded case then gives the *source's* output (e.g. a whole `sshd -T` excerpt), to which the
+check's selection is applied, and a scenario runs the source's command.
+
     lab: {hardened: pass, weak: fail, mixed: fail}
     cases:
       - name: debian pwquality minlen 14
@@ -27,7 +31,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -36,10 +42,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from auditor.collectors.ssh.script import build_script, new_token, parse_stream
 from auditor.content.checks import Check, Probe
+from auditor.content.loader import load_content
+from auditor.content.sources import Source
 from auditor.evaluation.evaluate import evaluate
 from auditor.evaluation.findings import Finding
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
-from auditor.service.plan import probe_command
+from auditor.service.plan import check_request
 
 CASES_DIR = Path(__file__).parent / "checks"
 # A RHEL-family scenario runs over the Debian base with this os-release, unless it brings its own.
@@ -95,10 +103,26 @@ def load_case_file(check_id: str) -> CaseFile:
     return CaseFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def judge_recorded(check: Check, case: Case, inputs: dict) -> Finding:
+@cache
+def shipped_sources() -> Mapping[str, Source]:
+    return load_content().sources
+
+
+def probe_request(check: Check, inputs: dict, sources: Mapping[str, Source] | None = None) -> ProbeRequest:
+    """What the host is asked for this check: the shared source it reads (its record is the one the check
+    is judged on), or the check's own command. ``sources`` defaults to the shipped ones."""
+    probe = check.probe
+    assert isinstance(probe, Probe)
+    if probe.source is not None:
+        return (shipped_sources() if sources is None else sources)[probe.source].request()
+    return check_request(check, probe, inputs)
+
+
+def judge_recorded(check: Check, case: Case, inputs: dict, sources: Mapping[str, Source] | None = None) -> Finding:
+    request = probe_request(check, inputs, sources)
     observation = Observation(
-        probe_id=check.id,
-        command=check.probe.command if check.probe else "",
+        probe_id=request.probe_id,
+        command=request.command,
         outcome=ProbeOutcome.completed,
         exit_code=case.exit_code,
         stdout=(case.stdout or "").encode(),
@@ -131,8 +155,15 @@ class Sandbox:
     def close(self) -> None:
         shutil.rmtree(self.keys, ignore_errors=True)
 
-    def run(self, check: Check, case: Case, inputs: dict[str, int | float | str | bool]) -> Observation:
-        assert isinstance(check.probe, Probe)
+    def run(
+        self,
+        check: Check,
+        case: Case,
+        inputs: dict[str, int | float | str | bool],
+        sources: Mapping[str, Source] | None = None,
+    ) -> Observation:
+        """The record the check is judged on: its own probe's, or the shared source's it reads."""
+        request = probe_request(check, inputs, sources)
         with tempfile.TemporaryDirectory(prefix="auditor-sandbox-") as tmp:
             upper, work, merged = (Path(tmp) / name for name in ("upper", "work", "merged"))
             for folder in (upper, work, merged, upper / "etc/ssh", upper / "run/sshd", upper / "proc"):
@@ -152,13 +183,6 @@ class Sandbox:
                 os.mknod(target, 0o600 | 0o020000, os.makedev(0, 0))  # overlayfs whiteout
             chmods = [f"chmod {mode} '{path}'" for path, mode in case.modes.items()]
             chowns = [f"chown {owner} '{path}'" for path, owner in case.owners.items()]
-            request = ProbeRequest(
-                probe_id=check.id,
-                command=probe_command(check.probe, inputs),
-                timeout_s=check.probe.timeout,
-                output_cap=check.probe.output_cap,
-                os_families=check.applies_to.os_families,
-            )
             token = new_token()
             script = build_script([request], token, os_family_hint=case.os_family)
             setup = "; ".join(
@@ -172,8 +196,8 @@ class Sandbox:
                 ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup],
                 input=script.encode(),
                 capture_output=True,
-                timeout=check.probe.timeout + 30,
+                timeout=request.timeout_s + 30,
                 check=False,
             )
             _, observations = parse_stream(done.stdout, done.stderr, [request], token, datetime.now(UTC))
-            return observations[check.id]
+            return observations[request.probe_id]

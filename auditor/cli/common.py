@@ -1,13 +1,5 @@
-"""What every command module shares: consoles, exit codes, option types, error mapping.
-
-Exit codes
-  0    audit finished and nothing failed / command succeeded
-  1    audit finished and at least one check failed (verdict: level 3 not met; coverage: a clause
-       without an evidence path)
-  2    audit finished with errors (a host or a probe could not be observed), or a store error
-  3    bad usage or configuration: malformed inventory or checklist, unknown run/finding id
-  130  the run was interrupted (Ctrl-C); finished hosts are kept
-"""
+"""What every command module shares: consoles, option types, error mapping to the exit codes of
+auditor.vocabulary.ExitCode. Imported only when a command runs, never to print help or the version."""
 
 from __future__ import annotations
 
@@ -15,17 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from auditor.content.loader import Content, load_content
 from auditor.errors import AuditorError, ConfigError, NotFoundError
-from auditor.governance.records import end_of_day
+from auditor.settings import DEFAULT_DB_URL
+from auditor.vocabulary import ExitCode
 
-EXIT_OK, EXIT_FAILURES, EXIT_ERRORS, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+if TYPE_CHECKING:
+    from auditor.content.loader import Content
+    from auditor.store import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -46,6 +40,9 @@ InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Invent
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Judge as of this date (YYYY-MM-DD, end of day UTC); default now.")
 ]
+RunArgument = Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'latest'.")]
+
+__all__ = ["DEFAULT_DB_URL", "ExitCode"]
 
 
 @contextmanager
@@ -55,17 +52,27 @@ def errors_to_exit() -> Iterator[None]:
         yield
     except (ConfigError, NotFoundError) as exc:
         err_console.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_CONFIG) from None
+        raise typer.Exit(ExitCode.config) from None
     except AuditorError as exc:
         err_console.print(Text(f"error: {exc}", style="red"))
-        raise typer.Exit(EXIT_ERRORS) from None
+        raise typer.Exit(ExitCode.errors) from None
 
 
 def load(content_dirs: list[Path] | None) -> Content:
+    from auditor.content.loader import load_content
+
     return load_content(content_dirs or [])
 
 
+def open_db(url: str) -> Store:
+    from auditor.store import open_store
+
+    return open_store(url)
+
+
 def as_of_moment(value: str | None) -> datetime:
+    from auditor.governance.records import end_of_day
+
     if value is None:
         return datetime.now(UTC)
     try:

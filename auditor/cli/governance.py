@@ -7,195 +7,197 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from auditor.cli.common import AsOfOption, DbOption, as_of_moment, console, errors_to_exit, load
+from auditor.cli.common import (
+    DEFAULT_DB_URL,
+    AsOfOption,
+    DbOption,
+    ExitCode,
+    RunArgument,
+    as_of_moment,
+    console,
+    errors_to_exit,
+    load,
+    open_db,
+)
 from auditor.errors import ConfigError
-from auditor.governance.records import WaiverRequest, prepare_import
-from auditor.governance.resolve import ClauseState, FindingKey, Resolved, judge_agency, resolve
-from auditor.settings import DEFAULT_DB_URL
-from auditor.store.db import open_store
-from auditor.store.governance import GovernanceStore
-from auditor.store.repository import Store
 from auditor.textsafe import terminal_safe
 
 attest_app = typer.Typer(help="Manual evidence: attestations with documents.", no_args_is_help=True)
 waive_app = typer.Typer(help="Governed exceptions: waivers with approver and expiry.", no_args_is_help=True)
+verdict_app = typer.Typer()
 
 
-def resolved_findings(store: Store, run: str, as_of: datetime, agency_id: str | None = None) -> list[Resolved]:
-    """The run's findings with attestations and waivers applied as of a moment."""
-    rows = store.list_findings(run, agency_id=agency_id)
-    governance = GovernanceStore(store)
-    keys = [
-        FindingKey(
-            finding_id=row.id, agency_id=row.agency_id, target=row.host_name, check_id=row.check_id, status=row.status
-        )
-        for row in rows
-    ]
-    return resolve(
-        keys, governance.list_attestations(agency_id, as_of), governance.list_waivers(agency_id, as_of), as_of
-    )
+@attest_app.command("import")
+def attest_import(
+    file: Annotated[Path, typer.Argument(help="YAML or CSV file; document paths are relative to it.")],
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """Record attestations (all of the file, or nothing) with their documents, hashed."""
+    from auditor.governance.records import prepare_import
+
+    with errors_to_exit():
+        content = load(None)
+        store = open_db(db)
+        now = datetime.now(UTC)
+        manual = {check_id for check_id, check in content.checks.items() if check.is_manual}
+        prepared = prepare_import(file, manual, store.known_agencies(), now)
+        ids = store.record_attestations(prepared, file.name, now)
+        documents = sum(len(item.documents) for item in prepared)
+        console.print(f"recorded {len(ids)} attestation(s) with {documents} document(s): ids {ids[0]}–{ids[-1]}")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(attest_app, name="attest")
-    app.add_typer(waive_app, name="waive")
+@attest_app.command("list")
+def attest_list(
+    agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
+    as_of: AsOfOption = None,
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """List attestations, newest last, with validity as of a moment."""
+    from rich.table import Table
 
-    @attest_app.command("import")
-    def attest_import(
-        file: Annotated[Path, typer.Argument(help="YAML or CSV file; document paths are relative to it.")],
-        db: DbOption = DEFAULT_DB_URL,
-    ) -> None:
-        """Record attestations (all of the file, or nothing) with their documents, hashed."""
-        with errors_to_exit():
-            content = load(None)
-            store = open_store(db)
-            governance = GovernanceStore(store)
-            now = datetime.now(UTC)
-            manual = {check_id for check_id, check in content.checks.items() if check.is_manual}
-            prepared = prepare_import(file, manual, governance.known_agencies(), now)
-            ids = governance.record_attestations(prepared, file.name, now)
-            documents = sum(len(item.documents) for item in prepared)
-            console.print(f"recorded {len(ids)} attestation(s) with {documents} document(s): ids {ids[0]}–{ids[-1]}")
-
-    @attest_app.command("list")
-    def attest_list(
-        agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
-        as_of: AsOfOption = None,
-        db: DbOption = DEFAULT_DB_URL,
-    ) -> None:
-        """List attestations, newest last, with validity as of a moment."""
-        with errors_to_exit():
-            moment = as_of_moment(as_of)
-            table = Table(title="Attestations")
-            for column in ("id", "agency", "item", "answer", "by", "valid until", "state", "documents (sha256)"):
-                table.add_column(column, overflow="fold")
-            for item in GovernanceStore(open_store(db)).list_attestations(agency, moment):
-                state = "valid" if item.attested_at <= moment <= item.valid_until else "expired"
-                documents = "; ".join(f"{d.file_name} {d.sha256[:16]}…" for d in item.documents)
-                table.add_row(
-                    str(item.id),
-                    item.agency_id,
-                    item.check_id,
-                    item.answer.value,
-                    terminal_safe(item.attested_by),
-                    item.valid_until.date().isoformat(),
-                    state,
-                    terminal_safe(documents),
-                )
-            console.print(table)
-
-    @waive_app.command("add")
-    def waive_add(
-        agency: Annotated[str, typer.Option(help="Agency id.")],
-        check: Annotated[str, typer.Option(help="Automated check id.")],
-        justification: Annotated[str, typer.Option(help="Why the risk is accepted.")],
-        compensating_control: Annotated[str, typer.Option(help="What reduces the risk meanwhile.")],
-        requested_by: Annotated[str, typer.Option(help="Who asks for the exception.")],
-        approved_by: Annotated[str, typer.Option(help="Who approves it (another person).")],
-        expires: Annotated[str, typer.Option(help="Last day it applies (YYYY-MM-DD).")],
-        hosts: Annotated[str, typer.Option(help="Target names it covers (shell pattern).")] = "*",
-        db: DbOption = DEFAULT_DB_URL,
-    ) -> None:
-        """Record a waiver: a failed check accepted, with approver and expiry."""
-        with errors_to_exit():
-            content = load(None)
-            if check not in content.checks or content.checks[check].is_manual:
-                raise ConfigError(f"--check {check}: not an automated check id")
-            try:
-                request = WaiverRequest(
-                    agency_id=agency,
-                    host_pattern=hosts,
-                    check_id=check,
-                    justification=justification,
-                    compensating_control=compensating_control,
-                    requested_by=requested_by,
-                    approved_by=approved_by,
-                    expires_on=date.fromisoformat(expires),
-                )
-            except ValueError as exc:
-                raise ConfigError(f"waiver refused: {exc}") from None
-            waiver_id = GovernanceStore(open_store(db)).add_waiver(request, datetime.now(UTC))
-            console.print(f"waiver {waiver_id} recorded until {expires}")
-
-    @waive_app.command("list")
-    def waive_list(
-        agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
-        as_of: AsOfOption = None,
-        db: DbOption = DEFAULT_DB_URL,
-    ) -> None:
-        """List waivers with their state as of a moment."""
-        with errors_to_exit():
-            moment = as_of_moment(as_of)
-            table = Table(title="Waivers")
-            for column in ("id", "agency", "hosts", "check", "requested / approved", "expires", "state"):
-                table.add_column(column, overflow="fold")
-            for waiver in GovernanceStore(open_store(db)).list_waivers(agency, moment):
-                if waiver.revoked_at is not None:
-                    state = f"revoked {waiver.revoked_at.date().isoformat()}"
-                else:
-                    state = "active" if waiver.active(moment) else "expired"
-                table.add_row(
-                    str(waiver.id),
-                    waiver.agency_id,
-                    terminal_safe(waiver.host_pattern),
-                    waiver.check_id,
-                    terminal_safe(f"{waiver.requested_by} / {waiver.approved_by}"),
-                    waiver.expires_at.date().isoformat(),
-                    state,
-                )
-            console.print(table)
-
-    @waive_app.command("revoke")
-    def waive_revoke(
-        waiver: Annotated[int, typer.Argument(help="Waiver id.")],
-        by: Annotated[str, typer.Option("--by", help="Who revokes it.")],
-        reason: Annotated[str, typer.Option(help="Why.")],
-        db: DbOption = DEFAULT_DB_URL,
-    ) -> None:
-        """Revoke a waiver (recorded as a new entry; the waiver itself is kept)."""
-        with errors_to_exit():
-            GovernanceStore(open_store(db)).revoke_waiver(waiver, by, reason, datetime.now(UTC))
-            console.print(f"waiver {waiver} revoked")
-
-    @app.command("verdict")
-    def verdict(
-        run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'latest'.")],
-        agency: Annotated[str, typer.Option(help="Agency id.")],
-        framework: Annotated[str, typer.Option(help="Catalogue to judge against.")] = "TCVN 11930:2017",
-        as_of: AsOfOption = None,
-        lang: Annotated[str, typer.Option(help="vi or en.")] = "vi",
-        db: DbOption = DEFAULT_DB_URL,
-    ) -> None:
-        """Level-3 verdict of one agency: every clause met, with checks plus attestations; waivers shown."""
-        with errors_to_exit():
-            content = load(None)
-            if framework not in content.catalogues:
-                raise ConfigError(f"--framework {framework!r}: known: {', '.join(content.catalogues)}")
-            catalogue = content.catalogues[framework]
-            result = judge_agency(
-                agency, catalogue, resolved_findings(open_store(db), run, as_of_moment(as_of), agency)
+    with errors_to_exit():
+        moment = as_of_moment(as_of)
+        table = Table(title="Attestations")
+        for column in ("id", "agency", "item", "answer", "by", "valid until", "state", "documents (sha256)"):
+            table.add_column(column, overflow="fold")
+        for item in open_db(db).list_attestations(agency, moment):
+            state = "valid" if item.attested_at <= moment <= item.valid_until else "expired"
+            documents = "; ".join(f"{d.file_name} {d.sha256[:16]}…" for d in item.documents)
+            table.add_row(
+                str(item.id),
+                item.agency_id,
+                item.check_id,
+                item.answer.value,
+                terminal_safe(item.attested_by),
+                item.valid_until.date().isoformat(),
+                state,
+                terminal_safe(documents),
             )
-            table = Table(title=f"{agency}: {framework} level {catalogue.level}")
-            for column in ("clause", "heading", "state", "findings", "failed", "errors", "waived", "awaiting"):
-                table.add_column(column, overflow="fold")
-            headings = {clause.id: clause.heading.get(lang) for clause in catalogue.clauses}
-            for row in result.clauses:
-                style = "green" if row.state in (ClauseState.met, ClauseState.not_applicable) else "red"
-                table.add_row(
-                    row.clause,
-                    headings[row.clause],
-                    Text(row.state.value, style=style),
-                    str(row.findings),
-                    str(row.failed),
-                    str(row.errors),
-                    str(row.waived),
-                    str(row.awaiting),
-                )
-            console.print(table)
-            met = "MEETS level 3" if result.meets_level3 else "does NOT meet level 3"
-            waived = f" with {result.waived} waived failure(s)" if result.waived else ""
-            console.print(Text(f"{agency} {met}{waived}", style="bold green" if result.meets_level3 else "bold red"))
-        raise typer.Exit(0 if result.meets_level3 else 1)
+        console.print(table)
+
+
+@waive_app.command("add")
+def waive_add(
+    agency: Annotated[str, typer.Option(help="Agency id.")],
+    check: Annotated[str, typer.Option(help="Automated check id.")],
+    justification: Annotated[str, typer.Option(help="Why the risk is accepted.")],
+    compensating_control: Annotated[str, typer.Option(help="What reduces the risk meanwhile.")],
+    requested_by: Annotated[str, typer.Option(help="Who asks for the exception.")],
+    approved_by: Annotated[str, typer.Option(help="Who approves it (another person).")],
+    expires: Annotated[str, typer.Option(help="Last day it applies (YYYY-MM-DD).")],
+    hosts: Annotated[str, typer.Option(help="Target names it covers (shell pattern).")] = "*",
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """Record a waiver: a failed check accepted, with approver and expiry."""
+    from auditor.governance.records import WaiverRequest
+
+    with errors_to_exit():
+        content = load(None)
+        if check not in content.checks or content.checks[check].is_manual:
+            raise ConfigError(f"--check {check}: not an automated check id")
+        try:
+            request = WaiverRequest(
+                agency_id=agency,
+                host_pattern=hosts,
+                check_id=check,
+                justification=justification,
+                compensating_control=compensating_control,
+                requested_by=requested_by,
+                approved_by=approved_by,
+                expires_on=date.fromisoformat(expires),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"waiver refused: {exc}") from None
+        waiver_id = open_db(db).add_waiver(request, datetime.now(UTC))
+        console.print(f"waiver {waiver_id} recorded until {expires}")
+
+
+@waive_app.command("list")
+def waive_list(
+    agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
+    as_of: AsOfOption = None,
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """List waivers with their state as of a moment."""
+    from rich.table import Table
+
+    with errors_to_exit():
+        moment = as_of_moment(as_of)
+        table = Table(title="Waivers")
+        for column in ("id", "agency", "hosts", "check", "requested / approved", "expires", "state"):
+            table.add_column(column, overflow="fold")
+        for waiver in open_db(db).list_waivers(agency, moment):
+            if waiver.revoked_at is not None:
+                state = f"revoked {waiver.revoked_at.date().isoformat()}"
+            else:
+                state = "active" if waiver.active(moment) else "expired"
+            table.add_row(
+                str(waiver.id),
+                waiver.agency_id,
+                terminal_safe(waiver.host_pattern),
+                waiver.check_id,
+                terminal_safe(f"{waiver.requested_by} / {waiver.approved_by}"),
+                waiver.expires_at.date().isoformat(),
+                state,
+            )
+        console.print(table)
+
+
+@waive_app.command("revoke")
+def waive_revoke(
+    waiver: Annotated[int, typer.Argument(help="Waiver id.")],
+    by: Annotated[str, typer.Option("--by", help="Who revokes it.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """Revoke a waiver (recorded as a new entry; the waiver itself is kept)."""
+    with errors_to_exit():
+        open_db(db).revoke_waiver(waiver, by, reason, datetime.now(UTC))
+        console.print(f"waiver {waiver} revoked")
+
+
+@verdict_app.command("verdict")
+def verdict(
+    run: RunArgument,
+    agency: Annotated[str, typer.Option(help="Agency id.")],
+    framework: Annotated[str, typer.Option(help="Catalogue to judge against.")] = "TCVN 11930:2017",
+    as_of: AsOfOption = None,
+    lang: Annotated[str, typer.Option(help="vi or en.")] = "vi",
+    db: DbOption = DEFAULT_DB_URL,
+) -> None:
+    """Level-3 verdict of one agency: every clause met, with checks plus attestations; waivers shown."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from auditor.governance.resolve import ClauseState, judge_agency
+
+    with errors_to_exit():
+        content = load(None)
+        if framework not in content.catalogues:
+            raise ConfigError(f"--framework {framework!r}: known: {', '.join(content.catalogues)}")
+        catalogue = content.catalogues[framework]
+        store = open_db(db)
+        rows = store.list_findings(run, agency_id=agency)
+        result = judge_agency(agency, catalogue, list(store.resolved_findings(rows, as_of_moment(as_of)).values()))
+        table = Table(title=f"{agency}: {framework} level {catalogue.level}")
+        for column in ("clause", "heading", "state", "findings", "failed", "errors", "waived", "awaiting"):
+            table.add_column(column, overflow="fold")
+        headings = {clause.id: clause.heading.get(lang) for clause in catalogue.clauses}
+        for row in result.clauses:
+            style = "green" if row.state in (ClauseState.met, ClauseState.not_applicable) else "red"
+            table.add_row(
+                row.clause,
+                headings[row.clause],
+                Text(row.state.value, style=style),
+                str(row.findings),
+                str(row.failed),
+                str(row.errors),
+                str(row.waived),
+                str(row.awaiting),
+            )
+        console.print(table)
+        met = "MEETS level 3" if result.meets_level3 else "does NOT meet level 3"
+        waived = f" with {result.waived} waived failure(s)" if result.waived else ""
+        console.print(Text(f"{agency} {met}{waived}", style="bold green" if result.meets_level3 else "bold red"))
+    raise typer.Exit(ExitCode.ok if result.meets_level3 else ExitCode.failures)

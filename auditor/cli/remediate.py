@@ -5,32 +5,32 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from auditor.cli.common import (
-    EXIT_ERRORS,
-    EXIT_FAILURES,
-    EXIT_OK,
+    DEFAULT_DB_URL,
     ContentDirOption,
     DbOption,
+    ExitCode,
     InventoryOption,
     KnownHostsOption,
     console,
     err_console,
     errors_to_exit,
     load,
+    open_db,
 )
 from auditor.errors import ConfigError
-from auditor.inventory import load_inventory
-from auditor.remediate.flow import RemediationReport, remediate
-from auditor.remediate.runner import GUARD_SECONDS, PlayResult
-from auditor.remediate.selection import Selection, build_selection, parse_params
-from auditor.settings import DEFAULT_DB_URL, default_known_hosts
-from auditor.store.db import open_store
 from auditor.textsafe import terminal_safe
+
+if TYPE_CHECKING:
+    from auditor.remediate.flow import RemediationReport
+    from auditor.remediate.runner import PlayResult
+    from auditor.remediate.selection import Selection
+
+app = typer.Typer()
 
 _WORDS = {
     "check": {"changed": "would change", "unchanged": "already right", "failed": "FAILED", "not_run": "not run"},
@@ -40,6 +40,8 @@ _STYLE = {"changed": "yellow", "unchanged": "green", "failed": "red", "not_run":
 
 
 def _print_selection(selection: Selection) -> None:
+    from rich.text import Text
+
     for host in selection.hosts:
         manual = [r.check_id for r in host.refused if r.reason.startswith("no playbook unit")]
         if manual:
@@ -51,6 +53,10 @@ def _print_selection(selection: Selection) -> None:
 
 
 def print_play(play: PlayResult, selection: Selection) -> None:
+    from rich.text import Text
+
+    from auditor.remediate.runner import GUARD_SECONDS
+
     title = "Dry run (--check --diff): nothing was changed" if play.mode == "check" else f"Apply ({play.ident})"
     console.print(Text(title, style="bold"))
     words = _WORDS[play.mode]
@@ -87,6 +93,8 @@ def print_play(play: PlayResult, selection: Selection) -> None:
 
 
 def _print_verdicts(report: RemediationReport) -> None:
+    from rich.text import Text
+
     if report.verify_run is None:
         return
     console.print(Text(f"Re-verification (run {report.verify_run})", style="bold"))
@@ -102,12 +110,13 @@ def _print_verdicts(report: RemediationReport) -> None:
 def _exit_code(report: RemediationReport) -> int:
     plays = [p for p in (report.dry_run, *report.applied) if p is not None]
     if report.stopped or any(p.host_errors or any(u.status == "failed" for u in p.units) for p in plays):
-        return EXIT_ERRORS
+        return ExitCode.errors
     if any(v.verdict != "fixed" for v in report.verdicts):
-        return EXIT_FAILURES
-    return EXIT_OK
+        return ExitCode.failures
+    return ExitCode.ok
 
 
+@app.command("remediate")
 def remediate_command(
     run: Annotated[str, typer.Argument(help="Audit run whose failed findings to fix (id, prefix or 'latest').")],
     inventory: InventoryOption,
@@ -127,10 +136,18 @@ def remediate_command(
     content_dir: ContentDirOption = None,
 ) -> None:
     """Fix the failed findings of a run with the playbook units; a dry run (--check --diff) unless --apply."""
+    from rich.text import Text
+
+    from auditor.inventory import load_inventory
+    from auditor.remediate.flow import remediate
+    from auditor.remediate.selection import build_selection, parse_params
+    from auditor.service.audit import AuditService
+    from auditor.settings import default_known_hosts
+
     with errors_to_exit():
         content = load(content_dir)
         inv = load_inventory(inventory)
-        store = open_store(db)
+        store = open_db(db)
         inventory_sha = hashlib.sha256(inventory.read_bytes()).hexdigest()
         source = store.get_run(run)
         if source.inventory_sha256 != inventory_sha:
@@ -153,10 +170,9 @@ def remediate_command(
             return typer.confirm("apply these changes?", default=False)
 
         report = remediate(
-            store,
+            AuditService(store, content),
             inv,
             inventory_sha,
-            content,
             selection,
             agency,
             known_hosts or default_known_hosts(),
@@ -176,7 +192,3 @@ def remediate_command(
 
 def play_hosts(play: PlayResult) -> set[str]:
     return {u.host_name for u in play.units}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("remediate")(remediate_command)

@@ -1,24 +1,30 @@
-"""`auditor report`: the agency remediation report and the department summary, from the store only.
-
-Registered on the main app by ``auditor.cli.app`` with ``register(app)``.
-"""
+"""`auditor report`: the agency remediation report and the department summary, from the store only."""
 
 from __future__ import annotations
 
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auditor.cli.common import as_of_moment, err_console, errors_to_exit
-from auditor.content.loader import load_content
+from auditor.cli.common import (
+    DEFAULT_DB_URL,
+    ContentDirOption,
+    DbOption,
+    as_of_moment,
+    err_console,
+    errors_to_exit,
+    load,
+    open_db,
+)
 from auditor.errors import ConfigError
-from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
-from auditor.reports.models import AgencyReport, SummaryReport
-from auditor.settings import DEFAULT_DB_URL
-from auditor.store.db import open_store
+
+if TYPE_CHECKING:
+    from auditor.reports.models import AgencyReport, SummaryReport
+
+app = typer.Typer()
 
 
 class ReportLang(StrEnum):
@@ -31,6 +37,7 @@ class ReportFormat(StrEnum):
     pdf = "pdf"
 
 
+@app.command()
 def report(
     runs: Annotated[list[str], typer.Argument(help="Run id(s), unique prefixes or 'latest'; several with --summary.")],
     agency: Annotated[str | None, typer.Option("--agency", help="Agency id (agency report).")] = None,
@@ -42,16 +49,16 @@ def report(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Judge attestations and waivers as of this date (YYYY-MM-DD).")
     ] = None,
-    db: Annotated[str, typer.Option("--db", help="Database URL.", envvar="AUDITOR_DB")] = DEFAULT_DB_URL,
-    content_dir: Annotated[
-        list[Path] | None, typer.Option("--content-dir", help="Extra checklist folder (titles of own checks).")
-    ] = None,
+    db: DbOption = DEFAULT_DB_URL,
+    content_dir: ContentDirOption = None,
 ) -> None:
     """Write the agency remediation report, or with --summary the department summary, as HTML or PDF."""
+    from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
+
     with errors_to_exit():
         moment = as_of_moment(as_of) if as_of else None
-        content = load_content(content_dir or [])
-        store = open_store(db)
+        content = load(content_dir)
+        store = open_db(db)
         model: AgencyReport | SummaryReport
         if summary:
             if agency is not None:
@@ -80,7 +87,3 @@ def report(
         target = output or Path(default_name)
         target.write_bytes(data)
         err_console.print(f"wrote {target} ({len(data)} bytes)")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)

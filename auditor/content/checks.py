@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
 from auditor.content.expectations import Expectation, input_names
-from auditor.vocabulary import LocalizedText, Severity, Slug
+from auditor.content.select import Selection
+from auditor.content.sources import SourceId, source_probe_id
+from auditor.vocabulary import LocalizedText, OsFamily, Severity, Slug
 
 CheckId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$", max_length=80)]
-OsFamily = Literal["debian", "rhel"]
 
 # A probe that exits with this status declares the check not applicable on that host (for
 # example: the service it inspects is not installed); its stdout says why.
@@ -28,16 +29,35 @@ class Applicability(_Strict):
 
 
 class Probe(_Strict):
-    """A read-only shell command run on the host over SSH; its trimmed stdout is what the
-    expectation judges."""
+    """A read-only observation of the host over SSH: either its own shell `command`, whose trimmed stdout
+    is what the expectation judges, or a `select`ion from a shared `source` collected once per host."""
 
     kind: Literal["shell"] = "shell"
-    command: str = Field(min_length=1)
+    command: str | None = Field(default=None, min_length=1)
+    source: SourceId | None = None
+    select: Selection | None = None  # with `source`: which part of its output is judged (default: all of it)
     # Profile inputs the command reads, as environment variables AUDITOR_INPUT_<NAME> (upper case):
     # e.g. `inputs: [backup_dirs]` gives $AUDITOR_INPUT_BACKUP_DIRS.
     inputs: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
     timeout: float = Field(default=20.0, gt=0, le=600)
     output_cap: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
+    slow: bool = False  # known to take long (package simulation, file system walks): started first
+
+    @model_validator(mode="after")
+    def _command_or_source(self) -> Probe:
+        if (self.command is None) == (self.source is None):
+            raise ValueError("a probe has either its own `command` or a shared `source`")
+        if self.source is None and self.select is not None:
+            raise ValueError("`select` goes with `source`")
+        own = {"inputs", "timeout", "output_cap", "slow"} & self.model_fields_set
+        if self.source is not None and own:
+            raise ValueError(f"{', '.join(sorted(own))}: set on the source, not on a check that reads it")
+        return self
+
+    @property
+    def probe_id_for(self) -> str | None:
+        """The record a check reading a shared source is judged on (None: the check's own record)."""
+        return source_probe_id(self.source) if self.source is not None else None
 
 
 class NetworkProbe(_Strict):
@@ -51,6 +71,9 @@ class NetworkProbe(_Strict):
     kind: Literal["network"]
     agent: Literal["nmap", "tls", "ssh", "web", "exposure"]
     observe: str = Field(pattern=r"^[a-z0-9_.-]+$")
+    # A shared source giving the host's own view that this fact joins with the scan (the exposure agent:
+    # the sockets the host says it listens on); collected on every host audited over SSH in the same run.
+    inside: SourceId | None = None
     timeout: float = Field(default=60.0, gt=0, le=3600)
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from auditor.content.catalogue import Catalogue, cross_check, requirement_index
-from auditor.content.checks import Check, Profile
+from auditor.content.checks import Check, NetworkProbe, Probe, Profile
+from auditor.content.sources import Source
 from auditor.errors import ContentError
 from auditor.vocabulary import RequirementRef
 from auditor.yamlio import format_validation_error, load_yaml_file
 
 DEFAULT_PROFILE = "level3"
-_NOT_CHECKS = {"profiles", "catalogues"}  # top-level folders of a content dir that hold other things
 
 
 def builtin_content_dir() -> Path:
@@ -27,7 +27,7 @@ def builtin_content_dir() -> Path:
 @dataclass(frozen=True)
 class Content:
     checks: dict[str, Check]
-    sources: dict[str, Path]  # check id → file it came from
+    files: dict[str, Path]  # check or source id → the file it came from
     profile: Profile
     version: str  # "<profile>-<sha256 prefix of every content file>", recorded with each run
     catalogues: dict[str, Catalogue]  # framework → catalogue
@@ -35,6 +35,7 @@ class Content:
     # Catalogue entries naming checks that do not exist: `checklist validate` and the content tests
     # fail on them, but an audit can still run the checks that do exist.
     mapping_problems: tuple[str, ...] = ()
+    sources: dict[str, Source] = field(default_factory=dict)  # shared probe sources by id
 
     def requirements_of(self, check_id: str) -> tuple[RequirementRef, ...]:
         return self.requirements.get(check_id, ())
@@ -57,7 +58,8 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
     roots = [builtin_content_dir(), *extra_dirs]
     problems: list[str] = []
     checks: dict[str, Check] = {}
-    sources: dict[str, Path] = {}
+    shared: dict[str, Source] = {}
+    files: dict[str, Path] = {}
     profiles: dict[str, tuple[Profile, Path]] = {}
     catalogues: dict[str, tuple[Catalogue, Path]] = {}
     digest = hashlib.sha256()
@@ -78,8 +80,10 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                 _load_profile(path, data, profiles, problems)
             elif kind == "catalogues":
                 _load_catalogue(path, data, catalogues, problems)
+            elif kind == "sources":
+                _load_source(path, data, shared, files, problems)
             else:
-                _load_check(path, data, checks, sources, problems)
+                _load_check(path, data, checks, files, problems)
     profile = profiles.get(profile_id)
     if profile is None:
         problems.append(f"profile {profile_id!r} not found (known: {', '.join(sorted(profiles)) or 'none'})")
@@ -88,9 +92,10 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
             unknown = sorted(check.input_names() - set(profile[0].inputs))
             if unknown:
                 problems.append(
-                    f"{sources[check_id]}: check {check_id}: expect refers to unknown input(s) "
+                    f"{files[check_id]}: check {check_id}: expect refers to unknown input(s) "
                     f"{', '.join(unknown)} (profile {profile_id} defines: {', '.join(sorted(profile[0].inputs))})"
                 )
+    problems += _unknown_sources(checks, shared, files)
     mapping_problems = [
         f"{path}: {problem}" for catalogue, path in catalogues.values() for problem in cross_check(catalogue, checks)
     ]
@@ -101,17 +106,50 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
     loaded = {framework: catalogue for framework, (catalogue, _) in sorted(catalogues.items())}
     return Content(
         ordered,
-        sources,
+        files,
         profile[0],
         f"{profile_id}-{digest.hexdigest()[:12]}",
         loaded,
         requirement_index(loaded),
         tuple(mapping_problems),
+        dict(sorted(shared.items())),
     )
 
 
+def _unknown_sources(checks: dict[str, Check], shared: dict[str, Source], files: dict[str, Path]) -> list[str]:
+    problems = []
+    for check_id, check in checks.items():
+        probe = check.probe
+        named = probe.source if isinstance(probe, Probe) else probe.inside if isinstance(probe, NetworkProbe) else None
+        if named is not None and named not in shared:
+            field_name = "source" if isinstance(probe, Probe) else "inside"
+            problems.append(
+                f"{files[check_id]}: check {check_id}: probe → {field_name}: unknown source {named!r} "
+                f"(known: {', '.join(sorted(shared)) or 'none'})"
+            )
+    return problems
+
+
+def _load_source(
+    path: Path, data: object, shared: dict[str, Source], files: dict[str, Path], problems: list[str]
+) -> None:
+    label = data.get("id") if isinstance(data, dict) else None
+    try:
+        source = Source.model_validate(data)
+    except ValidationError as exc:
+        problems.append(format_validation_error(path, exc, data, f"source {label}: " if isinstance(label, str) else ""))
+        return
+    if source.id != path.stem:
+        problems.append(f"{path}: source {source.id}: id must equal the file name ({path.stem})")
+    elif source.id in shared:
+        problems.append(f"{path}: source {source.id}: id already defined in {files[source.id]}")
+    else:
+        shared[source.id] = source
+        files[source.id] = path
+
+
 def _load_check(
-    path: Path, data: object, checks: dict[str, Check], sources: dict[str, Path], problems: list[str]
+    path: Path, data: object, checks: dict[str, Check], files: dict[str, Path], problems: list[str]
 ) -> None:
     label = data.get("id") if isinstance(data, dict) else None
     prefix = f"check {label}: " if isinstance(label, str) else ""
@@ -124,10 +162,10 @@ def _load_check(
         problems.append(f"{path}: check {check.id}: id must equal the file name ({path.stem})")
         return
     if check.id in checks:
-        problems.append(f"{path}: check {check.id}: id already defined in {sources[check.id]}")
+        problems.append(f"{path}: check {check.id}: id already defined in {files[check.id]}")
         return
     checks[check.id] = check
-    sources[check.id] = path
+    files[check.id] = path
 
 
 def _load_profile(path: Path, data: object, profiles: dict[str, tuple[Profile, Path]], problems: list[str]) -> None:

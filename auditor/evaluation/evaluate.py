@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from auditor.content.checks import NOT_APPLICABLE_EXIT, Check
+from auditor.content.checks import NOT_APPLICABLE_EXIT, Check, Probe
 from auditor.content.expectations import Inputs, ProbeOutput
+from auditor.content.select import select_text
 from auditor.evaluation.findings import Finding
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
 from auditor.messages import reason, shorten
@@ -62,20 +63,28 @@ _HOST_REASONS = {
 }
 
 
+def judged_text(check: Check, observation: Observation) -> str:
+    """The text a check judges: its own probe's stdout, or its selection from a shared source's stdout."""
+    probe = check.probe
+    if isinstance(probe, Probe) and probe.select is not None:
+        return select_text(probe.select, observation.stdout_text)
+    return observation.stdout_text
+
+
 def evaluate(check: Check, observation: Observation | None, facts: HostFacts, inputs: Inputs) -> Finding:
     """Judge one automated check from its observation on one host."""
     assert check.expect is not None  # noqa: S101 - only automated checks are evaluated
     if observation is None or observation.outcome is ProbeOutcome.missing:
         return _finding(check, Status.error, reason("error.missing"), inputs=inputs)
     evidence = observation.probe_id
-    if observation.outcome is ProbeOutcome.skipped:
-        why = reason(
-            "not_applicable.os_family", family=facts.os_family, families=", ".join(check.applies_to.os_families)
-        )
+    families = check.applies_to.os_families
+    # A shared source runs on every family; the script skips only a check's own probe.
+    if observation.outcome is ProbeOutcome.skipped or (families and facts.os_family not in families):
+        why = reason("not_applicable.os_family", family=facts.os_family, families=", ".join(families))
         return _finding(check, Status.not_applicable, why, inputs=inputs, evidence=evidence)
     stdout = observation.stdout_text.strip()
-    if observation.outcome is ProbeOutcome.timed_out:
-        why = reason("error.timed_out", timeout=check.probe.timeout if check.probe else "?")
+    if observation.outcome is ProbeOutcome.timed_out:  # killed at its limit (the source's, for a shared one)
+        why = reason("error.timed_out", timeout=f"{observation.duration_s:.0f}")
         return _finding(check, Status.error, why, stdout, inputs, evidence)
     if observation.exit_code == NOT_APPLICABLE_EXIT:
         return _finding(
@@ -85,11 +94,16 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
         stderr = shorten(observation.stderr_text.strip() or stdout or "-")
         why = reason("error.exit_code", exit_code=observation.exit_code, stderr=stderr)
         return _finding(check, Status.error, why, stdout, inputs, evidence)
-    output = ProbeOutput(observation.stdout_text)
+    judged = judged_text(check, observation)
+    stdout = judged.strip()
+    output = ProbeOutput(judged)
     outcome = check.expect.match(output, inputs)
     expected = check.expect.describe(inputs)
     configured = check.configured.match(output, inputs).ok if check.configured is not None else None
-    if outcome.ok:
+    if outcome.ok and observation.truncated:  # what was cut off could hold the very line that fails
+        why = reason("error.truncated", cap=len(observation.stdout))
+        finding = _finding(check, Status.error, why, stdout, inputs, evidence)
+    elif outcome.ok:
         finding = _finding(check, Status.passed, reason("pass", expected=expected), stdout, inputs, evidence)
     else:
         params = {"observed": stdout or "∅", "expected": expected, **outcome.params}

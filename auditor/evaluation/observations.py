@@ -28,6 +28,7 @@ class ProbeRequest(BaseModel):
     timeout_s: float = Field(default=20.0, gt=0)
     output_cap: int = Field(default=256 * 1024, gt=0)
     os_families: tuple[str, ...] = ()  # empty: run on every family
+    slow: bool = False  # known to take long: queued before the others, so it does not finish last
 
 
 class Observation(BaseModel):
@@ -90,3 +91,4 @@ class HostObservations(BaseModel):
     exec_requests: int  # SSH exec requests used for this host (constant, 1, by design)
     started_at: datetime
     finished_at: datetime
+    probes_wall_s: float | None = None  # on the target: first probe's start to last probe's end

@@ -121,12 +121,25 @@ def _resolve_one(
 
 
 class ClauseState(StrEnum):
-    met = "met"
-    met_with_waivers = "met_with_waivers"
-    not_applicable = "not_applicable"
-    not_met = "not_met"
+    """Where one clause stands for one agency, worst first (the order roll-ups use)."""
+
+    failed = "failed"  # an automated check or an attestation says it is not met
+    error = "error"  # nothing fails, but a check could not be observed
     awaiting_evidence = "awaiting_evidence"  # manual items without a valid attestation
     not_evaluated = "not_evaluated"  # nothing in this run evidences the clause (e.g. agent not run)
+    met_with_waivers = "met_with_waivers"
+    met = "met"
+    not_applicable = "not_applicable"
+
+    @property
+    def demonstrated(self) -> bool:
+        return self in (ClauseState.met, ClauseState.met_with_waivers, ClauseState.not_applicable)
+
+
+class VerdictOutcome(StrEnum):
+    meets = "meets"  # every clause met (waivers stated) or not applicable
+    not_met = "not_met"  # a failure that no waiver covers
+    not_demonstrated = "not_demonstrated"  # nothing fails, but evidence is missing (manual items, errors, gaps)
 
 
 class ClauseVerdict(_Frozen):
@@ -143,9 +156,13 @@ class ClauseVerdict(_Frozen):
 class Verdict(_Frozen):
     agency_id: str
     framework: str
-    meets_level3: bool
+    outcome: VerdictOutcome
     waived: int  # failures accepted through waivers: the verdict never hides them
     clauses: tuple[ClauseVerdict, ...]
+
+    @property
+    def meets_level3(self) -> bool:
+        return self.outcome is VerdictOutcome.meets
 
 
 def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolved]) -> Verdict:
@@ -160,8 +177,10 @@ def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolv
         awaiting = sum(1 for r in related if r.status is Status.manual)
         if not related:
             state = ClauseState.not_evaluated
-        elif failed or errors:
-            state = ClauseState.not_met
+        elif failed:
+            state = ClauseState.failed
+        elif errors:
+            state = ClauseState.error
         elif awaiting:
             state = ClauseState.awaiting_evidence
         elif all(r.status is Status.not_applicable for r in related):
@@ -182,11 +201,16 @@ def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolv
                 awaiting=awaiting,
             )
         )
-    ok = {ClauseState.met, ClauseState.met_with_waivers, ClauseState.not_applicable}
+    if all(c.state.demonstrated for c in clauses):
+        outcome = VerdictOutcome.meets
+    elif any(r.status is Status.failed and not r.waived for r in mine):
+        outcome = VerdictOutcome.not_met
+    else:
+        outcome = VerdictOutcome.not_demonstrated
     return Verdict(
         agency_id=agency_id,
         framework=catalogue.framework,
-        meets_level3=all(c.state in ok for c in clauses),
+        outcome=outcome,
         # distinct findings: one waived failure often evidences several clauses
         waived=len({r.finding_id for r in mine if r.status is Status.failed and r.waived}),
         clauses=tuple(clauses),

@@ -9,14 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from auditor import __version__
-from auditor.content.loader import Content
 from auditor.inventory import Inventory
 from auditor.remediate.runner import PlayResult, prepare_data_dir, run_play
 from auditor.remediate.selection import Selection
 from auditor.remediate.verify import CheckVerdict, reverify
-from auditor.service.hosts import Collector
-from auditor.store import Store
-from auditor.store.remediations import finish_remediation, new_remediation_id, start_remediation
+from auditor.service.audit import AuditService
+from auditor.store.remediations import new_remediation_id
 
 
 class RemediationReport(BaseModel):
@@ -59,10 +57,9 @@ def _canary_failed(play: PlayResult, verdicts: list[CheckVerdict], host_name: st
 
 
 def remediate(
-    store: Store,
+    service: AuditService,
     inventory: Inventory,
     inventory_sha256: str,
-    content: Content,
     selection: Selection,
     agency_id: str,
     known_hosts: Path,
@@ -71,15 +68,17 @@ def remediate(
     show_dry_run: Callable[[PlayResult], None],
     confirm: Callable[[], bool] = lambda: True,
     playbooks_dir: Path | None = None,
-    collector: Collector | None = None,
 ) -> RemediationReport:
+    """Dry run; with ``apply``, the canary host, then the rest, each batch re-verified through the audit
+    service into one verification run."""
+    store = service.store
     remediation_id = new_remediation_id()
     data_dir = (evidence_root / remediation_id).resolve()
     report = RemediationReport(remediation_id=remediation_id, data_dir=data_dir, selection=selection)
     prepare_data_dir(data_dir, selection, known_hosts, playbooks_dir)
     mode = "apply" if apply else "check"
-    start_remediation(
-        store, remediation_id, selection.source_run, mode, __version__, str(data_dir), _selection_record(selection)
+    store.start_remediation(
+        remediation_id, selection.source_run, mode, __version__, str(data_dir), _selection_record(selection)
     )
     status = "failed"
     try:
@@ -94,28 +93,14 @@ def remediate(
             return report
         ready = [h.host_name for h in selection.runnable if h.host_name not in report.dry_run.host_errors]
         batches = [ready[:1], ready[1:]] if len(ready) > 1 else [ready]
-        options = {
-            "remediation": remediation_id,
-            "remediates_run": selection.source_run,
-            "agencies": [agency_id],
-            "profile": content.profile.id,
-        }
+        record = {"remediation": remediation_id, "remediates_run": selection.source_run}
         for index, batch in enumerate(b for b in batches if b):
             part = selection.only(batch)
             played = run_play(data_dir, part, "apply", f"apply-{index + 1}")
             report.applied.append(played)
             touched = {h.host_name: h.check_ids for h in part.runnable}
             report.verify_run, verdicts = reverify(
-                store,
-                inventory,
-                content,
-                agency_id,
-                touched,
-                {**options, "hosts": sorted(touched), "checks": sorted({c for v in touched.values() for c in v})},
-                inventory_sha256,
-                known_hosts,
-                run_id=report.verify_run,
-                collector=collector,
+                service, inventory, inventory_sha256, agency_id, touched, known_hosts, record, run_id=report.verify_run
             )
             report.verdicts.extend(verdicts)
             if index == 0 and len(batches) > 1:
@@ -127,4 +112,4 @@ def remediate(
     finally:
         if report.verify_run is not None:
             store.finish_run(report.verify_run, "completed")
-        finish_remediation(store, remediation_id, status, report.outcome(), report.verify_run)
+        store.finish_remediation(remediation_id, status, report.outcome(), report.verify_run)

@@ -1,24 +1,19 @@
-"""Re-verify: audit again only the touched checks on the touched hosts, through the normal engine."""
+"""Re-verify: audit again only the touched checks on the touched hosts, through the audit service."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor import __version__
-from auditor.collectors.ssh.collector import SshCollector
-from auditor.content.loader import Content
-from auditor.evaluation.findings import HostResult
 from auditor.inventory import Inventory
-from auditor.service.hosts import Collector, run_audit
-from auditor.service.plan import plan_host
-from auditor.store import Store
-from auditor.vocabulary import Status
+from auditor.service.audit import AuditOptions, AuditScope, AuditService
+from auditor.store import FindingRow
+from auditor.vocabulary import Only, Status
 
-Verdict = Literal["fixed", "still_failing", "error"]
+FixOutcome = Literal["fixed", "still_failing", "error"]
 
 
 class CheckVerdict(BaseModel):
@@ -26,55 +21,53 @@ class CheckVerdict(BaseModel):
 
     host_name: str
     check_id: str
-    verdict: Verdict
+    verdict: FixOutcome
     status: str  # the new finding's status
     observed: str = ""
 
 
 def reverify(
-    store: Store,
+    service: AuditService,
     inventory: Inventory,
-    content: Content,
+    inventory_sha256: str,
     agency_id: str,
     touched: dict[str, list[str]],
-    run_options: dict[str, object],
-    inventory_sha256: str,
     known_hosts: Path,
+    record: dict[str, Any],
     run_id: str | None = None,
-    collector: Collector | None = None,
 ) -> tuple[str, list[CheckVerdict]]:
-    """Audit `touched` (host → check ids) into a run (new, or `run_id` to add hosts to); fixed / still failing."""
-    agency = inventory.agency(agency_id)
-    plans = [
-        plan_host(agency, host, content.select(touched[host.name]), content.profile, content.requirements)
-        for host in agency.hosts
-        if touched.get(host.name)
+    """Audit `touched` (host → check ids) over SSH into a run (a new one, or `run_id` to add hosts to), which
+    stays open for the caller to close; then say per check whether it is fixed or still failing."""
+    scope = AuditScope(
+        inventory=inventory,
+        inventory_sha256=inventory_sha256,
+        agencies=(agency_id,),
+        host_checks={host: tuple(checks) for host, checks in touched.items() if checks},
+        only=Only.ssh,
+    )
+    options = AuditOptions(known_hosts=known_hosts, append_to=run_id, leave_open=True, record=record)
+    run_id = service.start_audit(scope, options)
+    rows = [
+        row
+        for row in service.store.list_findings(run_id, agency_id=agency_id)
+        if row.check_id in touched.get(row.host_name, ())
     ]
-    if run_id is None:
-        run_id = store.start_run(__version__, content.version, inventory_sha256, run_options)
-    results: list[HostResult] = []
-    run_audit(run_id, plans, collector or SshCollector(known_hosts), store, on_host_done=results.append)
-    return run_id, verdicts(results)
+    return run_id, verdicts(rows)
 
 
-def verdicts(results: Sequence[HostResult]) -> list[CheckVerdict]:
+def verdicts(rows: Sequence[FindingRow]) -> list[CheckVerdict]:
     out = []
-    for result in sorted(results, key=lambda r: r.host_name):
-        for finding in result.findings:
-            verdict: Verdict = (
-                "fixed"
-                if finding.status is Status.passed
-                else "still_failing"
-                if finding.status is Status.failed
-                else "error"
+    for row in sorted(rows, key=lambda r: (r.host_name, r.check_id)):
+        verdict: FixOutcome = (
+            "fixed" if row.status is Status.passed else "still_failing" if row.status is Status.failed else "error"
+        )
+        out.append(
+            CheckVerdict(
+                host_name=row.host_name,
+                check_id=row.check_id,
+                verdict=verdict,
+                status=row.status.value,
+                observed=row.observed[:200],
             )
-            out.append(
-                CheckVerdict(
-                    host_name=result.host_name,
-                    check_id=finding.check_id,
-                    verdict=verdict,
-                    status=finding.status.value,
-                    observed=finding.observed[:200],
-                )
-            )
+        )
     return out

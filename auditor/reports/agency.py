@@ -10,7 +10,7 @@ from auditor.content.catalogue import Catalogue
 from auditor.content.loader import Content
 from auditor.errors import NotFoundError
 from auditor.governance.resolve import Resolved
-from auditor.reports.diff import diff_findings
+from auditor.reports.diff import diff_view
 from auditor.reports.inert import inert_bytes, inert_str, inert_text
 from auditor.reports.locale import Strings, strings
 from auditor.reports.models import (
@@ -26,7 +26,6 @@ from auditor.reports.models import (
     ManualItemView,
     ScopeView,
 )
-from auditor.reports.queries import previous_run_of_agency, resolved_findings
 from auditor.reports.rollup import assess, bar_chart, clause_key, effective_status, refs_of
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 
@@ -115,7 +114,7 @@ def build_agency_report(
     catalogue = pick_catalogue(content, framework)
     t = strings(lang)
     texts = _Texts(content, lang)
-    resolved = resolved_findings(store, findings, agency_id, as_of or moment)
+    resolved = store.resolved_findings(findings, as_of or moment)
     assessment = assess(run, agency_id, own_hosts, findings, resolved, catalogue, lang, t)
     failing = [f for f in findings if effective_status(f, resolved) in FAILING]
     severity_css = {"critical": "sev-critical", "high": "sev-high", "medium": "sev-medium", "low": "sev-low"}
@@ -144,7 +143,7 @@ def build_agency_report(
             [f for f in findings if effective_status(f, resolved) == "manual"], content, texts, t
         ),
         evidence=_evidence(store, failing),
-        diff=_diff(store, run, agency_id, findings, texts),
+        diff=_diff(store, run, agency_id, texts),
     )
 
 
@@ -252,37 +251,30 @@ def _evidence(store: Store, failing: Sequence[FindingRow]) -> tuple[EvidenceView
     for finding in failing:
         if finding.evidence_id is not None:
             checks_of.setdefault(finding.evidence_id, []).append(finding.check_id)
-    views = []
-    for evidence_id in sorted(checks_of):
-        row = store.get_evidence_by_id(evidence_id)
-        views.append(
-            EvidenceView(
-                ref=f"ev-{evidence_id}",
-                host_name=row.host_name,
-                probe_id=row.probe_id,
-                check_ids=tuple(sorted(set(checks_of[evidence_id]))),
-                collected_at=row.collected_at,
-                outcome=row.outcome.value,
-                exit_code=row.exit_code,
-                duration_s=row.duration_s,
-                sha256=row.sha256,
-                verified=store.verify_evidence(evidence_id),
-                truncated_on_target=row.truncated,
-                command=inert_str(row.command, COMMAND_LIMIT),
-                stdout=inert_bytes(row.stdout, STDOUT_LIMIT),
-                stderr=inert_bytes(row.stderr, STDERR_LIMIT),
-            )
+    views = [
+        EvidenceView(
+            ref=f"ev-{row.id}",
+            host_name=row.host_name,
+            probe_id=row.probe_id,
+            check_ids=tuple(sorted(set(checks_of[row.id]))),
+            collected_at=row.collected_at,
+            outcome=row.outcome.value,
+            exit_code=row.exit_code,
+            duration_s=row.duration_s,
+            sha256=row.sha256,
+            verified=bool(row.verified),
+            truncated_on_target=row.truncated,
+            command=inert_str(row.command, COMMAND_LIMIT),
+            stdout=inert_bytes(row.stdout, STDOUT_LIMIT),
+            stderr=inert_bytes(row.stderr, STDERR_LIMIT),
         )
+        for row in store.evidence(checks_of, verify=True).values()
+    ]
     return tuple(sorted(views, key=lambda v: (v.host_name, v.probe_id)))
 
 
-def _diff(
-    store: Store, run: RunSummary, agency_id: str, findings: Sequence[FindingRow], texts: _Texts
-) -> DiffView | None:
-    previous_id = previous_run_of_agency(store, run.id, agency_id)
+def _diff(store: Store, run: RunSummary, agency_id: str, texts: _Texts) -> DiffView | None:
+    previous_id = store.previous_run(run.id, agency_id)
     if previous_id is None:
         return None
-    previous = store.get_run(previous_id)
-    return diff_findings(
-        findings, store.list_findings(previous_id, agency_id=agency_id), previous_id, previous.started_at, texts.title
-    )
+    return diff_view(store.diff_runs(run.id, previous_id, agency_id), texts.title)

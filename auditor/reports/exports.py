@@ -14,10 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from auditor.content.loader import Content
-from auditor.evaluation.findings import HostStatus
-from auditor.evaluation.observations import HostFacts, ProbeOutcome
+from auditor.evaluation.observations import ProbeOutcome
 from auditor.reports.inert import inert_text
-from auditor.store import FindingRow, RunSummary, Store
+from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 from auditor.vocabulary import LocalizedText
 
 SCHEMA_ID = "https://auditor.example/schema/run-export.schema.json"
@@ -52,23 +51,6 @@ class AgencyExport(_Export):
     name: LocalizedText
 
 
-class HostExport(_Export):
-    id: int
-    run_id: str
-    agency_id: str
-    host_name: str
-    kind: str
-    address: str
-    status: HostStatus
-    error_reason: str | None
-    error_detail: str | None
-    facts: HostFacts | None
-    exec_requests: int
-    started_at: datetime
-    finished_at: datetime
-    finding_counts: dict[str, int]
-
-
 class StreamExport(_Export):
     size: int  # bytes of the whole stream as stored
     text: str  # the first 64 KiB, decoded (invalid UTF-8 replaced)
@@ -95,11 +77,11 @@ class RunExport(_Export):
     """One run (or one agency of it) as stored: the document ``auditor export --format json`` writes."""
 
     format: Literal["auditor-run-export"]
-    format_version: Literal[1]
+    format_version: Literal[2]
     agency_filter: str | None = None  # set when the export holds one agency; run counts stay run-wide
     run: RunSummary
     agencies: list[AgencyExport]
-    hosts: list[HostExport]
+    hosts: list[RunHostRow]
     findings: list[FindingRow]
     evidence: list[EvidenceExport]
 

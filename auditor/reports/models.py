@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from auditor.governance.resolve import ClauseState, VerdictOutcome
 
 Lang = Literal["vi", "en"]
 SEVERITY_ORDER: tuple[str, ...] = ("critical", "high", "medium", "low")
@@ -15,25 +16,6 @@ FAILING: frozenset[str] = frozenset({"fail", "error"})
 
 class _View(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Verdict(StrEnum):
-    meets = "meets"  # no automated check fails or errors and every clause has evidence
-    not_met = "not_met"  # at least one automated check fails
-    not_demonstrated = "not_demonstrated"  # nothing fails, but evidence is missing (manual items, errors, gaps)
-
-
-class ClauseState(StrEnum):
-    failed = "failed"
-    error = "error"
-    pending = "pending"  # manual evidence awaited
-    no_evidence = "no_evidence"  # nothing in this run answers the clause
-    passed = "passed"
-    not_applicable = "not_applicable"
-
-    @property
-    def demonstrated(self) -> bool:
-        return self in (ClauseState.passed, ClauseState.not_applicable)
 
 
 class TrimmedText(_View):
@@ -178,7 +160,7 @@ class AgencyAssessment(_View):
     name_en: str
     run_id: str
     started_at: datetime
-    verdict: Verdict
+    verdict: VerdictOutcome
     verdict_reasons: tuple[str, ...]
     groups: tuple[GroupView, ...]
     clauses: tuple[ClauseView, ...]

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from auditor.content.catalogue import Catalogue
 from auditor.content.loader import Content
-from auditor.governance.resolve import ClauseState as JudgedState
-from auditor.governance.resolve import Resolved, judge_agency
+from auditor.governance.resolve import ClauseState, Resolved, VerdictOutcome, judge_agency
 from auditor.reports.locale import Strings
 from auditor.reports.models import (
     FAILING,
@@ -16,24 +15,15 @@ from auditor.reports.models import (
     AgencyAssessment,
     Bar,
     Chart,
-    ClauseState,
     ClauseView,
     GroupView,
     Lang,
-    Verdict,
 )
 from auditor.store import FindingRow, RunHostRow, RunSummary
 from auditor.vocabulary import RequirementRef
 
 UNMAPPED_GROUP = "-"
-_WORST_FIRST: tuple[ClauseState, ...] = (
-    ClauseState.failed,
-    ClauseState.error,
-    ClauseState.pending,
-    ClauseState.no_evidence,
-    ClauseState.passed,
-    ClauseState.not_applicable,
-)
+_WORST_FIRST: tuple[ClauseState, ...] = tuple(ClauseState)  # the enum lists the states worst first
 
 
 def clause_key(clause: str) -> tuple[int, ...]:
@@ -44,15 +34,6 @@ def clause_key(clause: str) -> tuple[int, ...]:
 def refs_of(finding: FindingRow, content: Content) -> tuple[RequirementRef, ...]:
     """The clauses stored with the finding; the current catalogues when the run recorded none."""
     return finding.requirements or content.requirements_of(finding.check_id)
-
-
-_CLAUSE_STATE = {
-    JudgedState.met: ClauseState.passed,
-    JudgedState.met_with_waivers: ClauseState.passed,
-    JudgedState.not_applicable: ClauseState.not_applicable,
-    JudgedState.awaiting_evidence: ClauseState.pending,
-    JudgedState.not_evaluated: ClauseState.no_evidence,
-}
 
 
 def effective_status(finding: FindingRow, resolved: Mapping[int, Resolved]) -> str:
@@ -96,7 +77,7 @@ def assess(
             id=c.clause,
             group_id=c.group,
             heading=headings[c.clause],
-            state=_clause_state(c.state, c.failed),
+            state=c.state,
             failed=c.failed,
             errors=c.errors,
             waived=c.waived,
@@ -112,7 +93,7 @@ def assess(
     failing_checks = tuple(sorted({f.check_id for f, st in zip(own, statuses, strict=True) if st in FAILING}))
     waived = sum(1 for r in keyed if r.waived)
     demonstrated = sum(1 for c in clauses if c.state.demonstrated)
-    verdict, reasons = _verdict(judged.meets_level3, status_counts, waived, clauses, strings)
+    reasons = _reasons(judged.outcome, status_counts, waived, clauses, strings)
     name = own_hosts[0].agency_name if own_hosts else None
     return AgencyAssessment(
         agency_id=agency_id,
@@ -120,7 +101,7 @@ def assess(
         name_en=name.en if name else agency_id,
         run_id=run.id,
         started_at=run.started_at,
-        verdict=verdict,
+        verdict=judged.outcome,
         verdict_reasons=reasons,
         groups=groups,
         clauses=clauses,
@@ -136,17 +117,11 @@ def assess(
     )
 
 
-def _clause_state(state: JudgedState, failed: int) -> ClauseState:
-    if state is JudgedState.not_met:
-        return ClauseState.failed if failed else ClauseState.error
-    return _CLAUSE_STATE[state]
-
-
 def _group(group_id: str, heading: str, clauses: Sequence[ClauseView]) -> GroupView:
     own = [c for c in clauses if c.group_id == group_id]
     demonstrated = sum(1 for c in own if c.state.demonstrated)
     score = demonstrated * 100 // len(own) if own else 0
-    worst = next((state for state in _WORST_FIRST if any(c.state is state for c in own)), ClauseState.no_evidence)
+    worst = next((state for state in _WORST_FIRST if any(c.state is state for c in own)), ClauseState.not_evaluated)
     failed = sum(1 for c in own if c.state in (ClauseState.failed, ClauseState.error))
     heat = 0 if failed else min(4, 1 + score // 25)
     return GroupView(
@@ -161,13 +136,14 @@ def _group(group_id: str, heading: str, clauses: Sequence[ClauseView]) -> GroupV
     )
 
 
-def _verdict(
-    meets: bool, status_counts: Counter[str], waived: int, clauses: Sequence[ClauseView], strings: Strings
-) -> tuple[Verdict, tuple[str, ...]]:
-    reasons: list[str] = []
+def _reasons(
+    outcome: VerdictOutcome, status_counts: Counter[str], waived: int, clauses: Sequence[ClauseView], strings: Strings
+) -> tuple[str, ...]:
+    """What the verdict rests on, in sentences (the verdict itself comes from auditor.governance.resolve)."""
+    reasons: list[str] = [strings.format("reason_meets")] if outcome is VerdictOutcome.meets else []
     failed = status_counts.get("fail", 0) - waived
     errors, pending = status_counts.get("error", 0), status_counts.get("manual", 0)
-    missing = sum(1 for c in clauses if c.state is ClauseState.no_evidence)
+    missing = sum(1 for c in clauses if c.state is ClauseState.not_evaluated)
     if failed:
         reasons.append(strings.format("reason_failed", n=failed))
     if errors:
@@ -178,11 +154,7 @@ def _verdict(
         reasons.append(strings.format("reason_no_evidence", n=missing))
     if waived:
         reasons.append(strings.format("reason_waived", n=waived))
-    if meets:
-        return Verdict.meets, (strings.format("reason_meets"), *reasons)
-    if failed:
-        return Verdict.not_met, tuple(reasons)
-    return Verdict.not_demonstrated, tuple(reasons)
+    return tuple(reasons)
 
 
 def bar_chart(items: Sequence[tuple[str, int, str]], maximum: int, width: int = 640, label_width: int = 300) -> Chart:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from auditor.content.loader import Content
 from auditor.errors import NotFoundError
+from auditor.governance.resolve import VerdictOutcome
 from auditor.reports.agency import pick_catalogue
 from auditor.reports.locale import strings
 from auditor.reports.models import (
@@ -17,9 +18,7 @@ from auditor.reports.models import (
     RecurringFailure,
     SummaryReport,
     TrendPoint,
-    Verdict,
 )
-from auditor.reports.queries import resolved_findings
 from auditor.reports.rollup import assess, effective_status
 from auditor.store import FindingRow, RunSummary, Store
 
@@ -48,7 +47,7 @@ def build_summary_report(
     for run in runs:
         hosts = store.list_run_hosts(run.id)
         findings = store.list_findings(run.id)
-        resolved = resolved_findings(store, findings, None, as_of or now or datetime.now(UTC))
+        resolved = store.resolved_findings(findings, as_of or now or datetime.now(UTC))
         assessments = []
         for agency_id in sorted({h.agency_id for h in hosts}):
             assessment = assess(run, agency_id, hosts, findings, resolved, catalogue, lang, t)
@@ -70,7 +69,7 @@ def build_summary_report(
         run_ids=tuple(r.id for r in runs),
         groups=tuple((g.id, g.heading.get(lang)) for g in catalogue.groups),
         agencies=agencies,
-        meeting=tuple(a.agency_id for a in agencies if a.verdict is Verdict.meets),
+        meeting=tuple(a.agency_id for a in agencies if a.verdict is VerdictOutcome.meets),
         trend=trend_points,
         trend_width=TREND_WIDTH,
         trend_height=TREND_HEIGHT,
@@ -95,7 +94,7 @@ def _trend(
                 run_id=run.id,
                 started_at=run.started_at,
                 agencies_total=len(assessments),
-                agencies_meeting=sum(1 for a in assessments if a.verdict is Verdict.meets),
+                agencies_meeting=sum(1 for a in assessments if a.verdict is VerdictOutcome.meets),
                 pass_rate_pct=rate,
                 x=index * slot + slot // 6,
                 bar_width=slot * 2 // 3,

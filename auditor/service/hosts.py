@@ -1,48 +1,26 @@
-"""Run an audit: a bounded pool of host workers; each host is stored the moment it finishes."""
+"""The SSH phase: a bounded pool of host workers; each result is handed over the moment its host finishes."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from auditor.errors import CollectorError
-from auditor.evaluation.evaluate import evaluate, host_error_finding
+from auditor.evaluation.evaluate import host_error_finding
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.observations import HostObservations, ProbeRequest
-from auditor.inventory import Agency, Host
+from auditor.inventory import Host
 from auditor.messages import shorten
 from auditor.service.plan import AgencyPlan, HostPlan
-from auditor.vocabulary import Status
 
 log = logging.getLogger(__name__)
 
 
 class Collector(Protocol):
     def collect(self, host: Host, requests: Sequence[ProbeRequest]) -> HostObservations: ...
-
-
-class ResultSink(Protocol):
-    def save_host_result(self, run_id: str, agency: Agency, result: HostResult) -> object: ...
-
-
-@dataclass
-class RunTally:
-    hosts_ok: int = 0
-    hosts_error: int = 0
-    by_status: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
-    interrupted: bool = False
-
-    def add(self, result: HostResult, count_target: bool = True) -> None:
-        if count_target and result.status is HostStatus.ok:
-            self.hosts_ok += 1
-        elif count_target:
-            self.hosts_error += 1
-        for finding in result.findings:
-            self.by_status[finding.status] += 1
 
 
 def _now() -> datetime:
@@ -54,9 +32,7 @@ def audit_host(plan: HostPlan, collector: Collector) -> HostResult:
     started = _now()
     try:
         observed = collector.collect(plan.host, plan.requests())
-        findings = [
-            evaluate(check, observed.observations.get(check.id), observed.facts, plan.inputs) for check in plan.to_probe
-        ]
+        findings = plan.judge(observed)
     except CollectorError as exc:
         return error_result(plan, exc.reason, str(exc), started)
     except Exception as exc:  # a bug must cost one host, not the run
@@ -71,7 +47,7 @@ def audit_host(plan: HostPlan, collector: Collector) -> HostResult:
         exec_requests=observed.exec_requests,
         started_at=started,
         finished_at=_now(),
-        findings=plan.with_requirements([*findings, *plan.decided]),
+        findings=tuple(findings),
         observations=tuple(observed.observations.values()),
     )
 
@@ -88,7 +64,7 @@ def error_result(plan: HostPlan, reason_code: str, detail: str, started: datetim
         error_detail=detail,
         started_at=started,
         finished_at=_now(),
-        findings=plan.with_requirements([*findings, *plan.decided]),
+        findings=tuple(sorted([*findings, *plan.decided], key=lambda f: f.check_id)),
     )
 
 
@@ -106,55 +82,41 @@ def agency_result(plan: AgencyPlan) -> HostResult:
     )
 
 
-def run_audit(
-    run_id: str,
+def _finished_or_interrupted(future: Future[HostResult], plan: HostPlan) -> HostResult:
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return error_result(plan, "interrupted", "run interrupted", _now())
+
+
+def audit_hosts(
     plans: Sequence[HostPlan],
     collector: Collector,
-    sink: ResultSink,
-    concurrency: int = 8,
-    on_host_done: Callable[[HostResult], None] | None = None,
-    agency_plans: Sequence[AgencyPlan] = (),
-) -> RunTally:
-    """Audit every planned host with at most `concurrency` at once.
+    concurrency: int,
+    on_finished: Callable[[HostPlan, HostResult], None],
+    on_started: Callable[[HostPlan], None] | None = None,
+) -> bool:
+    """Audit every planned host with at most ``concurrency`` at once; returns True when interrupted.
 
-    Results are handed to the sink from this thread as each host finishes, so a crash or kill
-    later in the run keeps them. On KeyboardInterrupt, hosts not yet finished are recorded as
-    `interrupted` errors and the tally says so; the caller marks the run.
+    ``on_finished`` runs in this (the calling) thread as each host finishes, so a crash or kill later in
+    the run keeps what it stored; ``on_started`` runs in the worker thread. On KeyboardInterrupt, hosts not
+    yet finished are handed over as ``interrupted`` errors and the pool is left without waiting for them.
     """
-    tally = RunTally()
-    for agency_plan in agency_plans:  # nothing to observe: recorded first, as items awaiting evidence
-        result = agency_result(agency_plan)
-        sink.save_host_result(run_id, agency_plan.agency, result)
-        tally.add(result, count_target=False)
+
+    def work(plan: HostPlan) -> HostResult:
+        if on_started is not None:
+            on_started(plan)
+        return audit_host(plan, collector)
+
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="audit")
-    pending: dict[Future[HostResult], HostPlan] = {pool.submit(audit_host, plan, collector): plan for plan in plans}
+    pending: dict[Future[HostResult], HostPlan] = {pool.submit(work, plan): plan for plan in plans}
     try:
         for future in as_completed(pending):
-            plan = pending.pop(future)
-            _deliver(run_id, plan, future.result(), sink, tally, on_host_done)
+            result = future.result()
+            on_finished(pending.pop(future), result)
     except KeyboardInterrupt:
-        tally.interrupted = True
         pool.shutdown(wait=False, cancel_futures=True)
         for future, plan in pending.items():
-            if future.done() and not future.cancelled():
-                result = future.result()
-            else:
-                result = error_result(plan, "interrupted", "run interrupted", _now())
-            _deliver(run_id, plan, result, sink, tally, on_host_done)
-        return tally
+            on_finished(plan, _finished_or_interrupted(future, plan))
+        return True
     pool.shutdown(wait=True)
-    return tally
-
-
-def _deliver(
-    run_id: str,
-    plan: HostPlan,
-    result: HostResult,
-    sink: ResultSink,
-    tally: RunTally,
-    on_host_done: Callable[[HostResult], None] | None,
-) -> None:
-    sink.save_host_result(run_id, plan.agency, result)
-    tally.add(result)
-    if on_host_done is not None:
-        on_host_done(result)
+    return False

@@ -1,5 +1,5 @@
-"""The network engine: scan each agency's declared addresses, networks and websites from outside,
-turn what the agents saw into facts, judge the network checks and store one target at a time.
+"""The network phase: scan each agency's declared addresses, networks and websites from outside,
+turn what the agents saw into facts and judge the network checks, one target at a time.
 
 Targets: `tcp://<address>` (every port of one address: exposure policy, inside vs outside),
 `tcp://<address>:<port>` (one service: TLS, SSH algorithms, FTP) and each website URL.
@@ -8,12 +8,10 @@ Targets: `tcp://<address>` (every port of one address: exposure policy, inside v
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +28,7 @@ from auditor.collectors.network.facts import (
     ssh_facts,
     tls_facts,
 )
+from auditor.collectors.network.inside import InsideView
 from auditor.collectors.network.webfacts import site_facts
 from auditor.content.checks import Check, NetworkProbe, Profile
 from auditor.errors import CollectorError
@@ -37,41 +36,15 @@ from auditor.evaluation.evaluate import evaluate, host_error_finding
 from auditor.evaluation.findings import Finding, HostResult, HostStatus
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
 from auditor.inventory import Agency, Host
-from auditor.service.hosts import ResultSink, RunTally
-from auditor.service.plan import Inputs, agency_inputs, host_inputs
-from auditor.vocabulary import RequirementRef
+from auditor.service.plan import NETWORK_AGENTS, Inputs, NetworkPlan, agency_inputs, host_inputs
 
 log = logging.getLogger(__name__)
-
-NETWORK_AGENTS: frozenset[str] = frozenset({"nmap", "tls", "ssh", "exposure"})
-WEB_AGENTS: frozenset[str] = frozenset({"web"})
-
-
-class Only(StrEnum):
-    """`auditor audit --only`: the SSH audit, the network agents (nmap, TLS, SSH algorithms) or the web agent."""
-
-    ssh = "ssh"
-    network = "network"
-    web = "web"
-
-
-def agents_for(only: Only | None) -> frozenset[str]:
-    if only is Only.web:
-        return WEB_AGENTS
-    if only is Only.network:
-        return NETWORK_AGENTS
-    return NETWORK_AGENTS | WEB_AGENTS
-
-
-# SSH-audit checks whose output lists the host's listening sockets (the inside view)
-INSIDE_PROBES = ("services_listening_sockets", "services_listening_ports_allowed")
 
 
 class NetworkOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scan: nmap.ScanOptions = nmap.ScanOptions()
-    agents: frozenset[str] = NETWORK_AGENTS | WEB_AGENTS
     extra_ca: Path | None = None  # a CA file trusted besides the system store (e.g. the agency's own CA)
     web_max_requests: int = Field(default=16, ge=4, le=64)
     timeout_s: float = Field(default=8.0, gt=0, le=120)
@@ -99,14 +72,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def network_checks(checks: Sequence[Check], agents: frozenset[str]) -> list[Check]:
-    return [c for c in checks if isinstance(c.probe, NetworkProbe) and c.probe.agent in agents]
-
-
-Requirements = Mapping[str, tuple[RequirementRef, ...]]
-
-
-def judge(target: Target, checks: Sequence[Check], requirements: Requirements) -> HostResult:
+def judge(target: Target, checks: Sequence[Check]) -> HostResult:
     """One finding per check whose fact the target has (a target without it is not judged)."""
     findings: list[Finding] = []
     for check in checks:
@@ -116,7 +82,6 @@ def judge(target: Target, checks: Sequence[Check], requirements: Requirements) -
             findings.append(host_error_finding(check, target.error[0], target.error[1]))
         elif observation is not None:
             findings.append(evaluate(check, observation, HostFacts(), target.inputs))
-    attached = [f.model_copy(update={"requirements": requirements.get(f.check_id, ())}) for f in findings]
     return HostResult(
         agency_id=target.agency.id,
         host_name=target.name,
@@ -127,7 +92,7 @@ def judge(target: Target, checks: Sequence[Check], requirements: Requirements) -
         error_detail=target.error[1] if target.error else None,
         started_at=target.started,
         finished_at=target.finished or _now(),
-        findings=tuple(sorted(attached, key=lambda f: f.check_id)),
+        findings=tuple(sorted(findings, key=lambda f: f.check_id)),
         observations=tuple(target.observations.values()),
     )
 
@@ -154,12 +119,13 @@ def scan_agency(
     agency: Agency,
     profile: Profile,
     options: NetworkOptions,
-    inside: Mapping[str, tuple[str, str]],
+    inside: Mapping[str, InsideView],
+    agents: frozenset[str] = NETWORK_AGENTS,
 ) -> list[Target]:
     """nmap every declared address and network of the agency (one nmap run each, in parallel)."""
     items = _scan_items(agency)
     with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="nmap") as pool:
-        scans = list(pool.map(lambda item: _scan_one(agency, item, profile, options, inside), items))
+        scans = list(pool.map(lambda item: _scan_one(agency, item, profile, options, inside, agents), items))
     seen: set[str] = set()
     targets: list[Target] = []
     for batch in scans:
@@ -171,7 +137,12 @@ def scan_agency(
 
 
 def _scan_one(
-    agency: Agency, item: str, profile: Profile, options: NetworkOptions, inside: Mapping[str, tuple[str, str]]
+    agency: Agency,
+    item: str,
+    profile: Profile,
+    options: NetworkOptions,
+    inside: Mapping[str, InsideView],
+    agents: frozenset[str],
 ) -> list[Target]:
     started = _now()
     try:
@@ -199,10 +170,9 @@ def _scan_one(
         target.add([raw, *address_facts(host, scan.command)])
         target.finished = _now()
         if host.address in inside:
-            source, text = inside[host.address]
-            target.add([exposure_fact(text, source, host, _expand(scanned), _allowed(inputs))])
+            target.add([exposure_fact(inside[host.address], host, _expand(scanned), _allowed(inputs))])
         targets.append(target)
-        targets.extend(_service_targets(agency, host, inputs, options))
+        targets.extend(_service_targets(agency, host, inputs, options, agents))
     return targets
 
 
@@ -217,7 +187,9 @@ def _expand(spec: set[str]) -> set[str]:
     return ports
 
 
-def _service_targets(agency: Agency, host: nmap.NmapHost, inputs: Inputs, options: NetworkOptions) -> list[Target]:
+def _service_targets(
+    agency: Agency, host: nmap.NmapHost, inputs: Inputs, options: NetworkOptions, agents: frozenset[str]
+) -> list[Target]:
     targets = []
     for port in open_ports(host):
         if port.protocol != "tcp":
@@ -227,11 +199,11 @@ def _service_targets(agency: Agency, host: nmap.NmapHost, inputs: Inputs, option
         details += [f"{s.id}: {s.output.strip()}" for s in port.scripts]
         target.add([fact("nmap.port", "nmap service detection and NSE output for this port", details)])
         target.add(ftp_facts(port))
-        if "tls" in options.agents and is_tls(port):
+        if "tls" in agents and is_tls(port):
             report = tls.observe(host.address, port.port, host.address, options.extra_ca, options.timeout_s)
             if any(p.offered for p in report.protocols):
                 target.add(tls_facts(report, port))
-        if "ssh" in options.agents and port.service == "ssh":
+        if "ssh" in agents and port.service == "ssh":
             try:
                 target.add(ssh_facts(sshalgos.read_algorithms(host.address, port.port, options.timeout_s), port))
             except CollectorError as exc:
@@ -264,74 +236,18 @@ def observe_website(agency: Agency, url: str, profile: Profile, options: Network
     return target
 
 
-@dataclass
-class NetworkRun:
-    tally: RunTally
-    wall_s: dict[str, float]  # target → seconds; "total" for the whole network phase
+def observe_network(
+    plan: NetworkPlan, profile: Profile, options: NetworkOptions, inside: Mapping[str, InsideView]
+) -> Iterator[tuple[Agency, HostResult]]:
+    """Scan and judge every agency's network targets, one at a time; a failing target never stops the rest.
 
-
-def run_network(
-    run_id: str,
-    agencies: Sequence[Agency],
-    checks: Sequence[Check],
-    profile: Profile,
-    requirements: Requirements,
-    sink: ResultSink,
-    options: NetworkOptions | None = None,
-    inside: Mapping[str, tuple[str, str]] | None = None,
-    on_target_done: Callable[[HostResult], None] | None = None,
-) -> NetworkRun:
-    """Scan, judge and store every agency's network targets; a failing target never stops the run."""
-    opts = options or NetworkOptions()
-    selected = network_checks(checks, opts.agents)
-    tally = RunTally()
-    walls: dict[str, float] = {}
-    t0 = time.monotonic()
-    for agency in agencies:
+    ``inside`` is what each audited host said about its own listening sockets (address → view), joined with
+    what the scan sees for the exposure checks."""
+    for agency in plan.agencies:
         targets: list[Target] = []
-        if opts.agents & NETWORK_AGENTS and (agency.hosts or agency.networks):
-            targets += scan_agency(agency, profile, opts, inside or {})
-        if "web" in opts.agents:
-            targets += [observe_website(agency, str(url), profile, opts) for url in agency.websites]
+        if plan.agents & NETWORK_AGENTS and (agency.hosts or agency.networks):
+            targets += scan_agency(agency, profile, options, inside, plan.agents)
+        if "web" in plan.agents:
+            targets += [observe_website(agency, str(url), profile, options) for url in agency.websites]
         for target in targets:
-            result = judge(target, selected, requirements)
-            walls[target.name] = (result.finished_at - result.started_at).total_seconds()
-            sink.save_host_result(run_id, agency, result)
-            tally.add(result)
-            if on_target_done is not None:
-                on_target_done(result)
-    walls["total"] = time.monotonic() - t0
-    return NetworkRun(tally, walls)
-
-
-def merge_tally(into: RunTally, other: RunTally) -> RunTally:
-    into.hosts_ok += other.hosts_ok
-    into.hosts_error += other.hosts_error
-    for status, count in other.by_status.items():
-        into.by_status[status] += count
-    into.interrupted = into.interrupted or other.interrupted
-    return into
-
-
-def narrow(agencies: Sequence[Agency], host_names: Sequence[str]) -> list[Agency]:
-    """With --host, scan only those hosts' addresses (no networks, no websites)."""
-    if not host_names:
-        return list(agencies)
-    narrowed = []
-    for agency in agencies:
-        hosts = tuple(h for h in agency.hosts if h.name in host_names)
-        if hosts:
-            narrowed.append(agency.model_copy(update={"hosts": hosts, "networks": (), "websites": ()}))
-    return narrowed
-
-
-def inside_view(results: Sequence[HostResult]) -> dict[str, tuple[str, str]]:
-    """address → (probe id, listening sockets text) from the SSH audit's results."""
-    view: dict[str, tuple[str, str]] = {}
-    for result in results:
-        for probe_id in INSIDE_PROBES:
-            observation = next((o for o in result.observations if o.probe_id == probe_id), None)
-            if observation is not None and observation.exit_code in (0, 1):
-                view[result.address] = (probe_id, observation.stdout_text)
-                break
-    return view
+            yield agency, judge(target, plan.checks)

@@ -1,22 +1,22 @@
-"""Plan: which checks apply to which host, decided before anything is sent."""
+"""Plan: which checks apply to which target, decided before anything is sent."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from auditor.collectors.ssh.script import shell_quote
-from auditor.content.checks import Check, Probe, Profile
-from auditor.errors import InventoryError
-from auditor.evaluation.evaluate import manual_finding, not_applicable_finding
+from auditor.content.checks import Check, NetworkProbe, Probe, Profile
+from auditor.content.sources import Source
+from auditor.errors import ContentError, InventoryError
+from auditor.evaluation.evaluate import evaluate, manual_finding, not_applicable_finding
 from auditor.evaluation.findings import Finding
-from auditor.evaluation.observations import ProbeRequest
+from auditor.evaluation.observations import HostObservations, ProbeRequest
 from auditor.inventory import Agency, Host, Inventory
 from auditor.messages import reason
-from auditor.vocabulary import RequirementRef
+from auditor.vocabulary import Only
 
 Inputs = dict[str, int | float | str | bool]
-Requirements = Mapping[str, tuple[RequirementRef, ...]]
 
 
 @dataclass(frozen=True)
@@ -24,34 +24,49 @@ class HostPlan:
     agency: Agency
     host: Host
     inputs: Inputs
-    to_probe: tuple[Check, ...]  # their probes travel in the host's single batched script
+    to_probe: tuple[Check, ...]  # their probes (and the sources they read) travel in the host's one script
     decided: tuple[Finding, ...]  # not applicable (role, OS hint) or manual: nothing to send
-    requirements: Requirements = field(default_factory=dict)  # check id → clauses, from the catalogues
-
-    def with_requirements(self, findings: Sequence[Finding]) -> tuple[Finding, ...]:
-        """Attach each finding's clauses and order the findings by check id."""
-        attached = [f.model_copy(update={"requirements": self.requirements.get(f.check_id, ())}) for f in findings]
-        return tuple(sorted(attached, key=lambda f: f.check_id))
+    sources: tuple[Source, ...] = ()  # shared sources collected once on this host
 
     def requests(self) -> list[ProbeRequest]:
-        requests = []
+        """One request per shared source and per check with its own command."""
+        requests = [source.request() for source in self.sources]
         for check in self.to_probe:
             probe = check.probe
-            if isinstance(probe, Probe):  # always, for host-scope checks; the test narrows the type
-                requests.append(
-                    ProbeRequest(
-                        probe_id=check.id,
-                        command=probe_command(probe, self.inputs),
-                        timeout_s=probe.timeout,
-                        output_cap=probe.output_cap,
-                        os_families=check.applies_to.os_families,
-                    )
-                )
+            if isinstance(probe, Probe) and probe.command is not None:
+                requests.append(check_request(check, probe, self.inputs))
         return requests
+
+    def judge(self, observed: HostObservations) -> list[Finding]:
+        """Every planned check judged on its record (its own, or the shared source it reads), then the decided."""
+        findings = [
+            evaluate(check, observed.observations.get(record_of(check)), observed.facts, self.inputs)
+            for check in self.to_probe
+        ]
+        return sorted([*findings, *self.decided], key=lambda f: f.check_id)
+
+
+def record_of(check: Check) -> str:
+    """The probe id of the record a check is judged on."""
+    probe = check.probe
+    return (probe.probe_id_for if isinstance(probe, Probe) else None) or check.id
+
+
+def check_request(check: Check, probe: Probe, inputs: Inputs) -> ProbeRequest:
+    assert probe.command is not None  # noqa: S101 - callers pass checks with their own command
+    return ProbeRequest(
+        probe_id=check.id,
+        command=probe_command(probe, inputs),
+        timeout_s=probe.timeout,
+        output_cap=probe.output_cap,
+        os_families=check.applies_to.os_families,
+        slow=probe.slow,
+    )
 
 
 def probe_command(probe: Probe, inputs: Inputs) -> str:
     """Prefix the command with the inputs it reads, so the evidence shows the values used too."""
+    assert probe.command is not None  # noqa: S101 - a probe reading a source has no command of its own
     lines = [f"AUDITOR_INPUT_{name.upper()}={shell_quote(str(inputs[name]))}" for name in probe.inputs]
     if not lines:
         return probe.command
@@ -90,15 +105,53 @@ class AgencyPlan:
         return f"agency:{self.agency.id}"
 
 
+NETWORK_AGENTS: frozenset[str] = frozenset({"nmap", "tls", "ssh", "exposure"})
+WEB_AGENTS: frozenset[str] = frozenset({"web"})
+
+
+def agents_for(only: Only | None) -> frozenset[str]:
+    if only is Only.web:
+        return WEB_AGENTS
+    if only is Only.network:
+        return NETWORK_AGENTS
+    if only is Only.ssh:
+        return frozenset()
+    return NETWORK_AGENTS | WEB_AGENTS
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """What the network agents look at from outside: each agency's declared addresses, networks and websites."""
+
+    agencies: tuple[Agency, ...]
+    checks: tuple[Check, ...]  # network checks of the selected agents
+    agents: frozenset[str]
+    inside: tuple[str, ...] = ()  # shared sources giving each audited host's own view of its sockets
+
+
 @dataclass(frozen=True)
 class AuditPlan:
     hosts: list[HostPlan]
     agencies: list[AgencyPlan]
+    network: NetworkPlan | None = None
+    checks: int = 0  # checks selected for the run
+
+    @property
+    def empty(self) -> bool:
+        return not self.hosts and not self.agencies and self.network is None
 
 
 def plan_host(
-    agency: Agency, host: Host, checks: Sequence[Check], profile: Profile, requirements: Requirements | None = None
+    agency: Agency,
+    host: Host,
+    checks: Sequence[Check],
+    profile: Profile,
+    *,
+    sources: Mapping[str, Source] | None = None,
+    also_collect: Sequence[str] = (),
 ) -> HostPlan:
+    """Which checks run on the host, which are decided without asking it, and which shared sources to collect
+    (those the checks read, plus ``also_collect``, e.g. the host's own view of its sockets for the network)."""
     inputs = host_inputs(agency, host, profile)
     to_probe: list[Check] = []
     decided: list[Finding] = []
@@ -118,35 +171,88 @@ def plan_host(
             decided.append(manual_finding(check))
         else:
             to_probe.append(check)
-    return HostPlan(agency, host, inputs, tuple(to_probe), tuple(decided), requirements or {})
+    read = [c.probe.source for c in to_probe if isinstance(c.probe, Probe) and c.probe.source is not None]
+    wanted = list(dict.fromkeys([*read, *also_collect]))
+    known = sources or {}
+    missing = [name for name in wanted if name not in known]
+    if missing:
+        raise ContentError(f"unknown shared source(s): {', '.join(missing)}")
+    return HostPlan(agency, host, inputs, tuple(to_probe), tuple(decided), tuple(known[name] for name in wanted))
 
 
-def plan_agency(agency: Agency, checks: Sequence[Check], requirements: Requirements | None = None) -> AgencyPlan:
-    refs = requirements or {}
-    findings = [
-        manual_finding(check).model_copy(update={"requirements": refs.get(check.id, ())})
-        for check in checks
-        if check.scope == "agency"
-    ]
+def plan_agency(agency: Agency, checks: Sequence[Check]) -> AgencyPlan:
+    findings = [manual_finding(check) for check in checks if check.scope == "agency"]
     return AgencyPlan(agency, tuple(sorted(findings, key=lambda f: f.check_id)))
+
+
+def network_checks(checks: Sequence[Check], agents: frozenset[str]) -> tuple[Check, ...]:
+    return tuple(c for c in checks if isinstance(c.probe, NetworkProbe) and c.probe.agent in agents)
 
 
 def plan_audit(
     inventory: Inventory,
     checks: Sequence[Check],
     profile: Profile,
-    requirements: Requirements | None = None,
+    *,
+    sources: Mapping[str, Source] | None = None,
     agency_ids: Sequence[str] = (),
     host_names: Sequence[str] = (),
+    only: Only | None = None,
+    host_checks: Mapping[str, Sequence[str]] | None = None,
 ) -> AuditPlan:
-    """Hosts to observe and agency-level items; narrowing to hosts leaves agency items out."""
+    """Hosts to observe over SSH, agency-level items and what the network agents look at.
+
+    Narrowing to hosts leaves agency items, declared networks and websites out. ``host_checks`` narrows
+    further: only those hosts, each with only its listed checks (re-verification after remediation). When a
+    network check joins the scan with the host's own view (``inside``), that source is collected on every
+    audited host.
+    """
+    if host_checks:
+        host_names = list(host_checks)
     agencies = [inventory.agency(a) for a in agency_ids] if agency_ids else list(inventory.agencies)
-    plans = [plan_host(agency, host, checks, profile, requirements) for agency in agencies for host in agency.hosts]
-    if host_names:
-        known = {plan.host.name for plan in plans}
-        unknown = sorted(set(host_names) - known)
-        if unknown:
-            raise InventoryError(f"unknown host name(s) in the selected agencies: {', '.join(unknown)}")
-        return AuditPlan([plan for plan in plans if plan.host.name in host_names], [])
-    agency_plans = [plan_agency(agency, checks, requirements) for agency in agencies]
-    return AuditPlan(plans, [plan for plan in agency_plans if plan.findings])
+    known_hosts = {host.name for agency in agencies for host in agency.hosts}
+    unknown = sorted(set(host_names) - known_hosts)
+    if unknown:
+        raise InventoryError(f"unknown host name(s) in the selected agencies: {', '.join(unknown)}")
+    agents = agents_for(only)
+    net_checks = network_checks(checks, agents)
+    inside = list(
+        dict.fromkeys(c.probe.inside for c in net_checks if isinstance(c.probe, NetworkProbe) and c.probe.inside)
+    )
+    hosts: list[HostPlan] = []
+    if only in (None, Only.ssh):
+        hosts = [
+            plan_host(
+                agency, host, _checks_of(host.name, checks, host_checks), profile, sources=sources, also_collect=inside
+            )
+            for agency in agencies
+            for host in agency.hosts
+            if not host_names or host.name in host_names
+        ]
+    # Manual items belong to a whole audit of agencies: not to a few hosts, nor to one network agent alone.
+    whole = not host_names and only in (None, Only.ssh)
+    agency_plans = [plan_agency(agency, checks) for agency in agencies] if whole else []
+    network = None
+    if agents:
+        narrowed = _narrow(agencies, host_names)
+        network = NetworkPlan(tuple(narrowed), net_checks, agents, tuple(inside)) if narrowed else None
+    return AuditPlan(hosts, [plan for plan in agency_plans if plan.findings], network, len(checks))
+
+
+def _checks_of(host: str, checks: Sequence[Check], host_checks: Mapping[str, Sequence[str]] | None) -> list[Check]:
+    if not host_checks:
+        return list(checks)
+    wanted = set(host_checks.get(host, ()))
+    return [check for check in checks if check.id in wanted]
+
+
+def _narrow(agencies: Sequence[Agency], host_names: Sequence[str]) -> list[Agency]:
+    """With host names, scan only those hosts' addresses (no networks, no websites)."""
+    if not host_names:
+        return list(agencies)
+    narrowed = []
+    for agency in agencies:
+        hosts = tuple(h for h in agency.hosts if h.name in host_names)
+        if hosts:
+            narrowed.append(agency.model_copy(update={"hosts": hosts, "networks": (), "websites": ()}))
+    return narrowed

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from auditor.errors import StoreError
-from auditor.store.repository import Store
+if TYPE_CHECKING:
+    from alembic.config import Config
 
+from auditor.errors import StoreError
+from auditor.store.store import Store
+
+# The newest revision in migrations/versions/ (tests check it against Alembic): a store already at it
+# opens without loading Alembic at all.
+HEAD_REVISION = "0004"
 DEFAULT_URL = "sqlite:///auditor.db"  # relative: the current working directory
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -79,20 +80,41 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def alembic_config() -> Config:
     """An Alembic Config built in code, pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships a revision
         raise StoreError("no migrations shipped with this auditor")
     return head
 
 
+def _current_revision(engine: Engine) -> str | None:
+    """The stamped revision, read with plain SQL (None: not stamped yet, or stamped more than once)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:
+        return None  # no version table yet: a new database
+    return rows[0][0] if len(rows) == 1 else None
+
+
 def migrate(engine: Engine) -> None:
     """Bring the database schema to head; a no-op when it already is. Concurrent openers serialise."""
+    if _current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     config = alembic_config()
     script = ScriptDirectory.from_config(config)
     heads = set(script.get_heads())
@@ -114,7 +136,10 @@ def migrate(engine: Engine) -> None:
         else:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            raise StoreError(f"cannot migrate the audit store: {exc}") from None
         conn.commit()
 
 
@@ -143,7 +168,7 @@ def open_store(url: str | None = None) -> Store:
         if engine is not None:
             engine.dispose()
         raise
-    except (SQLAlchemyError, CommandError, OSError) as exc:
+    except (SQLAlchemyError, OSError) as exc:
         if engine is not None:
             engine.dispose()
         raise StoreError(f"cannot open the audit store at {shown}: {describe_error(exc, password)}") from None

@@ -18,7 +18,7 @@ from auditor.governance.records import (
     WaiverRequest,
     end_of_day,
 )
-from auditor.store.repository import Store
+from auditor.store.base import StoreBase
 from auditor.store.schema import (
     AgencyRecord,
     AttestationDocumentRecord,
@@ -29,12 +29,9 @@ from auditor.store.schema import (
 )
 
 
-class GovernanceStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class GovernanceStore(StoreBase):
     def known_agencies(self) -> set[str]:
-        with self.store._read() as session:
+        with self._read() as session:
             return set(session.scalars(select(AgencyRecord.id)))
 
     # -- attestations ------------------------------------------------------------------------------------------
@@ -42,7 +39,7 @@ class GovernanceStore:
     def record_attestations(self, prepared: list[PreparedAttestation], source: str, now: datetime) -> list[int]:
         """All rows in one transaction: either every attestation is stored, or none."""
         ids = []
-        with self.store._write() as session:
+        with self._write() as session:
             for item in prepared:
                 entry = item.entry
                 record = AttestationRecord(
@@ -82,7 +79,7 @@ class GovernanceStore:
         return ids
 
     def list_attestations(self, agency_id: str | None = None, as_of: datetime | None = None) -> list[Attestation]:
-        with self.store._read() as session:
+        with self._read() as session:
             query = select(AttestationRecord).order_by(AttestationRecord.recorded_at, AttestationRecord.id)
             if agency_id is not None:
                 query = query.where(AttestationRecord.agency_id == agency_id)
@@ -120,7 +117,7 @@ class GovernanceStore:
             ]
 
     def get_document(self, sha256: str) -> tuple[bytes, str]:
-        with self.store._read() as session:
+        with self._read() as session:
             record = session.get(DocumentRecord, sha256)
             if record is None:
                 raise NotFoundError(f"no document {sha256}")
@@ -134,7 +131,7 @@ class GovernanceStore:
         if request.agency_id not in self.known_agencies():
             raise ConfigError(f"unknown agency {request.agency_id!r} (audit it first, or check the id)")
         try:
-            with self.store._write() as session:
+            with self._write() as session:
                 record = WaiverRecord(
                     agency_id=request.agency_id,
                     host_pattern=request.host_pattern,
@@ -153,7 +150,7 @@ class GovernanceStore:
             raise ConfigError(f"waiver refused by the store: {exc.orig}") from None
 
     def revoke_waiver(self, waiver_id: int, revoked_by: str, reason: str, now: datetime) -> None:
-        with self.store._write() as session:
+        with self._write() as session:
             if session.get(WaiverRecord, waiver_id) is None:
                 raise NotFoundError(f"no waiver {waiver_id}")
             already = session.scalars(
@@ -166,7 +163,7 @@ class GovernanceStore:
             )
 
     def list_waivers(self, agency_id: str | None = None, as_of: datetime | None = None) -> list[Waiver]:
-        with self.store._read() as session:
+        with self._read() as session:
             query = (
                 select(WaiverRecord, WaiverRevocationRecord)
                 .outerjoin(WaiverRevocationRecord, WaiverRevocationRecord.waiver_id == WaiverRecord.id)

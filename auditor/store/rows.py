@@ -8,7 +8,7 @@ from typing import Any
 
 from auditor.evaluation.observations import Observation
 from auditor.store.schema import EvidenceRecord, FindingRecord, RunRecord
-from auditor.store.views import EvidenceRow, FindingRow, RunStatus, RunSummary
+from auditor.store.views import EvidenceRow, FindingRow, RunStatus, RunSummary, TargetCounts
 from auditor.vocabulary import RequirementRef, Status
 
 EXPORT_TEXT_CAP = 64 * 1024  # bytes of stdout/stderr per evidence row in export_run
@@ -44,8 +44,7 @@ def export_stream(head: bytes, size: int) -> dict[str, Any]:
     return {"size": size, "text": text, "omitted_bytes": size - kept}
 
 
-def run_summary(record: RunRecord, counts: tuple[int, int, dict[str, int]]) -> RunSummary:
-    hosts_ok, hosts_error, findings = counts
+def run_summary(record: RunRecord, targets: TargetCounts, findings: dict[str, int]) -> RunSummary:
     return RunSummary(
         id=record.id,
         started_at=record.started_at,
@@ -55,8 +54,7 @@ def run_summary(record: RunRecord, counts: tuple[int, int, dict[str, int]]) -> R
         checklist_version=record.checklist_version,
         inventory_sha256=record.inventory_sha256,
         options=record.options,
-        hosts_ok=hosts_ok,
-        hosts_error=hosts_error,
+        targets=targets,
         finding_counts=findings,
     )
 
@@ -80,7 +78,9 @@ def finding_row(finding: FindingRecord, agency_id: str, host_name: str) -> Findi
     )
 
 
-def evidence_row(record: EvidenceRecord, run_id: str, agency_id: str, host_name: str) -> EvidenceRow:
+def evidence_row(
+    record: EvidenceRecord, run_id: str, agency_id: str, host_name: str, verified: bool | None = None
+) -> EvidenceRow:
     return EvidenceRow(
         id=record.id,
         run_id=run_id,
@@ -96,4 +96,5 @@ def evidence_row(record: EvidenceRecord, run_id: str, agency_id: str, host_name:
         duration_s=record.duration_s,
         truncated=record.truncated,
         collected_at=record.collected_at,
+        verified=verified,
     )

@@ -238,3 +238,23 @@ class WaiverRevocationRecord(Base):
     revoked_by: Mapped[str] = mapped_column(String(200), nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+# -- remediations: what `auditor remediate` ran, against which audit run, and the run that re-verified it ---------
+# Written at start and updated when the remediation ends, so an interrupted remediation is visible as ``running``.
+
+
+class RemediationRecord(Base):
+    __tablename__ = "remediations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id"), nullable=False)
+    verify_run_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("runs.id"), nullable=True)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False)  # check | apply
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # running | completed | stopped | failed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tool_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    data_dir: Mapped[str] = mapped_column(Text, nullable=False)  # ansible-runner private data dir (evidence)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -28,6 +28,27 @@ def empty_status_counts() -> dict[str, int]:
     return {status.value: 0 for status in Status}
 
 
+class TargetCounts(_View):
+    """A run's targets by kind: servers audited over SSH, targets seen from the network, agencies' own items."""
+
+    servers_ok: int = 0
+    servers_error: int = 0
+    network_ok: int = 0  # services (tcp://address[:port]) and websites
+    network_error: int = 0
+    agencies: int = 0  # one `agency:<id>` target per agency audited (manual items)
+
+    @property
+    def servers(self) -> int:
+        return self.servers_ok + self.servers_error
+
+    @staticmethod
+    def field_for(kind: str, status: str) -> str:
+        if kind == "agency":
+            return "agencies"
+        prefix = "servers" if kind == "host" else "network"
+        return f"{prefix}_{'ok' if status == HostStatus.ok.value else 'error'}"
+
+
 class RunSummary(_View):
     id: str
     started_at: datetime
@@ -37,13 +58,8 @@ class RunSummary(_View):
     checklist_version: str
     inventory_sha256: str
     options: dict[str, Any]
-    hosts_ok: int
-    hosts_error: int
+    targets: TargetCounts
     finding_counts: dict[str, int]  # every Status value -> number of findings with it (zeros included)
-
-    @property
-    def hosts_total(self) -> int:
-        return self.hosts_ok + self.hosts_error
 
 
 class RunHostRow(_View):
@@ -100,6 +116,7 @@ class EvidenceRow(_View):
     duration_s: float
     truncated: bool
     collected_at: datetime
+    verified: bool | None = None  # the stored hash recomputed from the stored bytes, when asked for
 
     @property
     def host(self) -> str:
@@ -112,3 +129,42 @@ class EvidenceRow(_View):
     @property
     def stderr_text(self) -> str:
         return self.stderr.decode("utf-8", errors="replace")
+
+
+DiffChange = Literal["new", "fixed", "regressed", "still_failing", "not_rechecked"]
+
+
+class DiffEntry(_View):
+    """One (target, check) pair whose failing state changed, or stayed failing, between two runs."""
+
+    host_name: str
+    check_id: str
+    severity: Severity
+    change: DiffChange
+    before: Status | None  # None: not audited in the earlier run
+    after: Status | None  # None: not re-checked in this run
+
+
+class RunDiff(_View):
+    run_id: str
+    previous_run_id: str
+    previous_started_at: datetime
+    agency_id: str
+    entries: tuple[DiffEntry, ...]
+
+    def of(self, change: DiffChange) -> tuple[DiffEntry, ...]:
+        return tuple(e for e in self.entries if e.change == change)
+
+
+class RemediationRow(_View):
+    id: str
+    source_run_id: str
+    verify_run_id: str | None
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    tool_version: str
+    data_dir: str
+    selection: dict[str, Any]
+    outcome: dict[str, Any] | None

@@ -48,13 +48,13 @@ def test_case(check_id: str, case: Case, request: pytest.FixtureRequest) -> None
     inputs = shipped().profile.values(case.inputs)
     if case.is_scenario:
         sandbox: Sandbox = request.getfixturevalue("sandbox")
-        observation = sandbox.run(check, case, inputs)
+        observation = sandbox.run(check, case, inputs, shipped().sources)
         from auditor.evaluation.evaluate import evaluate
         from auditor.evaluation.observations import HostFacts
 
         finding = evaluate(check, observation, HostFacts(os_family=case.os_family), inputs)
         detail = f"stdout={observation.stdout_text!r} stderr={observation.stderr_text!r} rc={observation.exit_code}"
     else:
-        finding = judge_recorded(check, case, inputs)
+        finding = judge_recorded(check, case, inputs, shipped().sources)
         detail = f"stdout={case.stdout!r}"
     assert finding.status.value == case.expect, f"{finding.reason.en} ({detail})"

@@ -5,30 +5,32 @@ MariaDB on all interfaces, anonymous FTP), labh3 mixed (a second sshd with weak 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from auditor.content.loader import load_content
-from auditor.evaluation.findings import Finding, HostResult
 from auditor.inventory import Inventory
-from auditor.service.network import NetworkOptions, run_network
-from auditor.vocabulary import Status
+from auditor.service.audit import AuditOptions, AuditScope, AuditService
+from auditor.service.events import AuditEvent
+from auditor.store import FindingRow, Store, open_store
+from auditor.vocabulary import Only, Status
 from tests.integration.conftest import lab_inventory, run_cli
 
 pytestmark = pytest.mark.lab
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.results: dict[str, HostResult] = {}
-
-    def save_host_result(self, run_id: str, agency: object, result: HostResult) -> None:
-        self.results[result.host_name] = result
+@dataclass(frozen=True)
+class Scanned:
+    store: Store
+    run_id: str
+    wall_s: float
 
 
 @pytest.fixture(scope="module")
-def scanned(lab) -> tuple[ListSink, dict[str, float]]:  # type: ignore[no-untyped-def]
+def scanned(lab, tmp_path_factory: pytest.TempPathFactory) -> Scanned:  # type: ignore[no-untyped-def]
+    """The network agents through the audit service (`--only network` and web), into a store."""
     hosts = [
         {
             "name": h.name,
@@ -52,29 +54,32 @@ def scanned(lab) -> tuple[ListSink, dict[str, float]]:  # type: ignore[no-untype
             ]
         }
     )
-    content = load_content()
-    sink = ListSink()
+    tmp = tmp_path_factory.mktemp("network")
+    store = open_store(f"sqlite:///{tmp / 'network.db'}")
     ca = lab.hosts[0].rootdir / "etc/auditor-lab-ca/ca.pem"
+    events: list[AuditEvent] = []
     started = time.monotonic()
-    run = run_network(
-        "test",
-        inventory.agencies,
-        list(content.checks.values()),
-        content.profile,
-        content.requirements,
-        sink,
-        NetworkOptions(extra_ca=ca),
+    run_id = AuditService(store, load_content()).start_audit(
+        AuditScope(inventory=inventory, inventory_sha256="0" * 64, only=Only.network),
+        AuditOptions(known_hosts=tmp / "known_hosts", trust_ca=ca),
+        on_event=events.append,
     )
-    run.wall_s["measured"] = time.monotonic() - started
-    print("network scan wall times (s):", {k: round(v, 1) for k, v in run.wall_s.items()})
-    return sink, run.wall_s
+    web = AuditService(store, load_content()).start_audit(
+        AuditScope(inventory=inventory, inventory_sha256="0" * 64, only=Only.web),
+        AuditOptions(known_hosts=tmp / "known_hosts", trust_ca=ca, append_to=run_id),
+    )
+    assert web == run_id
+    wall = time.monotonic() - started
+    print(
+        f"network and web agents: {wall:.1f} s for {sum(e.kind == 'network_target_finished' for e in events)} targets"
+    )
+    return Scanned(store, run_id, wall)
 
 
-def finding(sink: ListSink, target: str, check_id: str) -> Finding:
-    result = sink.results[target]
-    found = next((f for f in result.findings if f.check_id == check_id), None)
-    assert found is not None, f"{target}: no finding for {check_id}: {[f.check_id for f in result.findings]}"
-    return found
+def finding(scanned: Scanned, target: str, check_id: str) -> FindingRow:
+    rows = scanned.store.list_findings(scanned.run_id, host_name=target, check_id=check_id)
+    assert rows, f"{target}: no finding for {check_id}"
+    return rows[0]
 
 
 WEAK = [
@@ -107,15 +112,14 @@ WEAK = [
 def test_weak_services_are_found_with_clause_and_evidence(
     scanned, target: str, check_id: str, clause: str | None
 ) -> None:  # type: ignore[no-untyped-def]
-    sink, _ = scanned
-    found = finding(sink, target, check_id)
+    found = finding(scanned, target, check_id)
     assert found.status is Status.failed, found
     refs = load_content().requirements_of(check_id)
     assert refs and found.requirements == refs
     if clause is not None:
         assert any(ref.framework == "TCVN 11930:2017" and ref.clause == clause for ref in refs)
-    evidence = {o.probe_id: o for o in sink.results[target].observations}
-    assert found.evidence_probe_id in evidence and evidence[found.evidence_probe_id].command
+    evidence = scanned.store.get_evidence(found.id)
+    assert evidence.host_name == target and evidence.command and evidence.verified
 
 
 SOUND = [
@@ -162,23 +166,23 @@ SOUND = [
 
 @pytest.mark.parametrize(("target", "check_ids"), SOUND)
 def test_sound_services_pass(scanned, target: str, check_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-    sink, _ = scanned
     for check_id in check_ids:
-        found = finding(sink, target, check_id)
+        found = finding(scanned, target, check_id)
         assert found.status is Status.passed, found
 
 
 def test_tls_finding_says_which_source_decided(scanned) -> None:  # type: ignore[no-untyped-def]
-    sink, _ = scanned
-    found = finding(sink, "tcp://10.200.2.2:443", "tls_protocols_modern")
+    found = finding(scanned, "tcp://10.200.2.2:443", "tls_protocols_modern")
     assert "TLSv1.0 offered [decided by python handshake" in found.observed
 
 
 def test_raw_nmap_xml_is_evidence(scanned) -> None:  # type: ignore[no-untyped-def]
-    sink, walls = scanned
-    xml = next(o for o in sink.results["tcp://10.200.2.2"].observations if o.probe_id == "nmap.xml")
-    assert xml.stdout.startswith(b"<?xml") and len(xml.sha256) == 64
-    assert walls["total"] < 300
+    evidence = scanned.store.export_run(scanned.run_id)["evidence"]
+    (xml,) = [e for e in evidence if e["host_name"] == "tcp://10.200.2.2" and e["probe_id"] == "nmap.xml"]
+    assert xml["stdout"]["text"].startswith("<?xml") and scanned.store.verify_evidence(xml["id"])
+    assert scanned.wall_s < 300
+    run = scanned.store.get_run(scanned.run_id)
+    assert run.targets.servers == 0 and run.targets.network_ok > 0  # no server was audited over SSH
 
 
 def test_cli_audit_runs_ssh_and_network_together(lab, enrolled, workdir: Path) -> None:  # type: ignore[no-untyped-def]

@@ -19,8 +19,8 @@ from auditor.inventory import load_inventory
 from auditor.remediate.flow import remediate
 from auditor.remediate.selection import build_selection
 from auditor.remediate.units import builtin_playbooks_dir
+from auditor.service.audit import AuditService
 from auditor.store.db import open_store
-from auditor.store.remediations import get_remediation, list_remediations
 from tests.integration.conftest import AuditCall, run_cli
 
 pytestmark = pytest.mark.lab
@@ -126,7 +126,7 @@ def test_dry_run_shows_diffs_and_changes_nothing(lab5: Lab5, weak_run: str) -> N
     assert lab5.sshd_config() == before_sshd
     again = lab5.audit()
     assert lab5.findings(again) == lab5.findings(weak_run)  # read-only, proved by a re-audit
-    record = list_remediations(open_store(lab5.db), weak_run)[0]
+    record = open_store(lab5.db).list_remediations(weak_run)[0]
     assert record.mode == "check" and record.verify_run_id is None
     assert (Path(record.data_dir) / "artifacts" / "dry-run" / "job_events").is_dir()  # evidence kept
 
@@ -137,7 +137,7 @@ def test_apply_fixes_the_targeted_checks_and_host_stays_reachable(lab5: Lab5, we
     TIMINGS["dry run + apply + re-verify"] = time.monotonic() - started
     assert call.returncode == 0, call.stdout + call.stderr
     store = open_store(lab5.db)
-    record = list_remediations(store, weak_run)[0]
+    record = store.list_remediations(weak_run)[0]
     assert record.mode == "apply" and record.status == "completed", record
     assert record.verify_run_id is not None
     verify = store.get_run(record.verify_run_id)
@@ -159,7 +159,7 @@ def test_second_apply_changes_nothing(lab5: Lab5, weak_run: str) -> None:
     assert call.returncode == 0, call.stdout + call.stderr
     assert f"already right {len(TARGETED)}" in call.stdout, call.stdout
     assert "apply: changed 0," in call.stdout, call.stdout
-    record = list_remediations(open_store(lab5.db), weak_run)[0]
+    record = open_store(lab5.db).list_remediations(weak_run)[0]
     applied = record.outcome["applied"] if record.outcome else []
     assert applied and all(u["status"] == "unchanged" for play in applied for u in play["units"])
 
@@ -177,10 +177,9 @@ def test_broken_sshd_unit_is_refused_and_host_stays_reachable(lab5: Lab5, weak_r
         store, weak_run, inventory, content, "lab5", [HOST], ["sshd_max_sessions_limited"], playbooks_dir=broken
     )
     report = remediate(
-        store,
+        AuditService(store, content),
         inventory,
         "test",
-        content,
         selection,
         "lab5",
         lab5.known_hosts,
@@ -195,7 +194,7 @@ def test_broken_sshd_unit_is_refused_and_host_stays_reachable(lab5: Lab5, weak_r
     assert report.applied[0].host_errors == {}  # the play went on to its fresh-login confirmation
     assert lab5.sshd_config() == before  # the candidate never replaced the file
     assert [v.verdict for v in report.verdicts] == ["still_failing"]  # re-audited over SSH: still reachable
-    assert get_remediation(store, report.remediation_id).status == "completed"
+    assert store.get_remediation(report.remediation_id).status == "completed"
 
 
 def test_guard_restores_files_when_no_fresh_login_confirms(lab5: Lab5, weak_run: str) -> None:

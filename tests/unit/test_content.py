@@ -42,11 +42,25 @@ def test_every_check_is_complete(path: Path) -> None:
     assert check.title.vi and check.title.en
     assert check.rationale.vi and check.remediation.vi and check.remediation.en
     assert check.probe is not None and check.expect is not None
+    if check.probe.command is None:  # reads a shared source, whose command test_every_source_is_read_only guards
+        assert check.probe.source in shipped().sources
+        return
+    _assert_read_only(check.id, check.probe.command)
+
+
+@pytest.mark.parametrize("source_id", sorted(shipped().sources))
+def test_every_source_is_read_only(source_id: str) -> None:
+    source = shipped().sources[source_id]
+    assert source.title.vi and source.title.en
+    _assert_read_only(f"source {source_id}", source.command)
+
+
+def _assert_read_only(label: str, command: str) -> None:
     # Probes are read-only: no redirection into files, no command that changes state.
-    command = _strip_data(check.probe.command)  # awk/sed programs, quoted strings and comments are data
-    assert not WRITES_A_FILE.search(command), f"{check.id}: redirects output into a file"
+    command = _strip_data(command)  # awk/sed programs, quoted strings and comments are data
+    assert not WRITES_A_FILE.search(command), f"{label}: redirects output into a file"
     found = CHANGES_STATE.search(command)
-    assert found is None, f"{check.id}: runs {found.group(0).strip()!r}"
+    assert found is None, f"{label}: runs {found.group(0).strip()!r}"
 
 
 def _strip_data(command: str) -> str:

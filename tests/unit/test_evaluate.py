@@ -15,6 +15,7 @@ from auditor.vocabulary import LocalizedText, Status
 CONTENT = load_content()
 ROOT_LOGIN = CONTENT.checks["sshd_permit_root_login_disabled"]
 IDLE = CONTENT.checks["sshd_idle_timeout_configured"]
+SSHD = "source.sshd_effective"  # the record ROOT_LOGIN is judged on
 FACTS = HostFacts(os_family="debian", os_id="debian")
 INPUTS = CONTENT.profile.values()
 
@@ -38,16 +39,16 @@ def observed(
 
 
 def test_weak_value_fails_with_observed_and_reason() -> None:
-    finding = evaluate(ROOT_LOGIN, observed(ROOT_LOGIN.id, b"yes\n"), FACTS, INPUTS)
+    finding = evaluate(ROOT_LOGIN, observed(SSHD, b"port 22\npermitrootlogin yes\n"), FACTS, INPUTS)
     assert finding.status is Status.failed
     assert finding.observed == "yes"
     assert finding.expected == '= "no"'
     assert "“yes”" in finding.reason.vi and "“yes”" in finding.reason.en
-    assert finding.evidence_probe_id == ROOT_LOGIN.id
+    assert finding.evidence_probe_id == SSHD  # the shared source's record
 
 
 def test_compliant_value_passes() -> None:
-    assert evaluate(ROOT_LOGIN, observed(ROOT_LOGIN.id, b"no\n"), FACTS, INPUTS).status is Status.passed
+    assert evaluate(ROOT_LOGIN, observed(SSHD, b"permitrootlogin no\n"), FACTS, INPUTS).status is Status.passed
 
 
 def test_inputs_come_from_the_profile_and_overrides() -> None:
@@ -78,6 +79,25 @@ def test_a_failing_probe_is_an_error_not_a_pass() -> None:
     check = CONTENT.checks["accounts_no_empty_passwords"]
     finding = evaluate(check, observed(check.id, b"", 2, b"awk: cannot open /etc/shadow"), FACTS, INPUTS)
     assert finding.status is Status.error
+
+
+def test_output_cut_at_the_cap_never_passes_but_can_fail() -> None:
+    check = CONTENT.checks["accounts_no_extra_uid0"]  # empty: true, own command
+    cut = observed(check.id, b"", 0).model_copy(update={"truncated": True})
+    finding = evaluate(check, cut, FACTS, INPUTS)
+    assert finding.status is Status.error and "cut" in finding.reason.en
+    visible = observed(check.id, b"toor\n", 0).model_copy(update={"truncated": True})
+    assert evaluate(check, visible, FACTS, INPUTS).status is Status.failed  # what arrived already fails
+
+
+def test_a_timed_out_shared_source_names_its_own_limit() -> None:
+    walk = CONTENT.sources["filesystem_walk"]
+    check = CONTENT.checks["files_suid_unexpected_absent"]
+    record = observed(walk.probe_id, b"", 124, outcome=ProbeOutcome.timed_out).model_copy(
+        update={"duration_s": walk.timeout}
+    )
+    finding = evaluate(check, record, FACTS, INPUTS)
+    assert finding.status is Status.error and f"{walk.timeout:.0f} s" in finding.reason.en
 
 
 def test_host_errors_carry_the_reason_code() -> None:
@@ -116,7 +136,7 @@ def test_plan_carries_os_scope_to_the_target_when_unknown() -> None:
 def test_plan_filters_by_host() -> None:
     hosts = (Host(name="a1", address="10.0.0.1", key_file="k"), Host(name="a2", address="10.0.0.2", key_file="k"))
     inventory = Inventory(agencies=(_agency(*hosts),))
-    plan = plan_audit(inventory, [ROOT_LOGIN], CONTENT.profile, host_names=["a2"])
+    plan = plan_audit(inventory, [ROOT_LOGIN], CONTENT.profile, sources=CONTENT.sources, host_names=["a2"])
     assert [p.host.name for p in plan.hosts] == ["a2"]
     assert plan.agencies == []  # narrowed to hosts: agency-level items are left out
 
@@ -142,8 +162,8 @@ def test_probe_inputs_travel_as_environment_variables() -> None:
 
 def test_configured_and_meets_default_are_separate_verdicts() -> None:
     check = CONTENT.checks["accounts_password_max_age"]
-    relaxed = evaluate(check, observed(check.id, b"180\n"), FACTS, INPUTS)
+    relaxed = evaluate(check, observed("source.login_defs", b"PASS_MAX_DAYS 180\n"), FACTS, INPUTS)
     assert (relaxed.status, relaxed.configured) == (Status.failed, True)  # configured, but above our 90 days
-    never = evaluate(check, observed(check.id, b"99999\n"), FACTS, INPUTS)
+    never = evaluate(check, observed("source.login_defs", b"PASS_MAX_DAYS 99999\n"), FACTS, INPUTS)
     assert (never.status, never.configured) == (Status.failed, False)
-    assert evaluate(ROOT_LOGIN, observed(ROOT_LOGIN.id, b"no\n"), FACTS, INPUTS).configured is None
+    assert evaluate(ROOT_LOGIN, observed(SSHD, b"permitrootlogin no\n"), FACTS, INPUTS).configured is None

@@ -12,10 +12,10 @@ from auditor.content.catalogue import Catalogue, Clause, Group
 from auditor.errors import ConfigError
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.governance.records import Answer, Attestation, Waiver, WaiverRequest, end_of_day, prepare_import
-from auditor.governance.resolve import ClauseState, FindingKey, judge_agency, resolve
+from auditor.governance.resolve import ClauseState, FindingKey, VerdictOutcome, judge_agency, resolve
 from auditor.inventory import Agency
+from auditor.store import Store
 from auditor.store.db import open_store
-from auditor.store.governance import GovernanceStore
 from auditor.vocabulary import LocalizedText, Status
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -185,8 +185,8 @@ CATALOGUE = Catalogue(
 def test_verdict_needs_attested_manual_items_and_states_waivers() -> None:
     findings = [key(Status.failed, "sshd_port_not_default", "web1", 1), key(Status.manual, id_=2)]
     before = judge_agency("a", CATALOGUE, resolve(findings, [], [], T0))
-    assert not before.meets_level3
-    assert [c.state for c in before.clauses] == [ClauseState.not_met, ClauseState.awaiting_evidence]
+    assert not before.meets_level3 and before.outcome is VerdictOutcome.not_met
+    assert [c.state for c in before.clauses] == [ClauseState.failed, ClauseState.awaiting_evidence]
     after = judge_agency("a", CATALOGUE, resolve(findings, [attestation(1)], [waiver(1)], T0 + timedelta(days=1)))
     assert after.meets_level3 and after.waived == 1
     # the same waived failure evidencing two clauses is still one waiver in the verdict
@@ -211,7 +211,7 @@ AGENCY = Agency(id="a", name=LocalizedText(vi="Báo Sóc Trăng", en="Soc Trang 
 
 
 @pytest.fixture
-def governance(tmp_path: Path) -> GovernanceStore:
+def governance(tmp_path: Path) -> Store:
     store = open_store(f"sqlite:///{tmp_path / 'g.db'}")
     run_id = store.start_run("t", "c", "0" * 64, {})
     store.save_host_result(
@@ -227,7 +227,7 @@ def governance(tmp_path: Path) -> GovernanceStore:
             finished_at=T0,
         ),
     )
-    return GovernanceStore(store)
+    return store
 
 
 def _import_file(tmp_path: Path, body: str) -> Path:
@@ -244,7 +244,7 @@ GOOD = """attestations:
 """
 
 
-def test_import_stores_documents_by_hash(governance: GovernanceStore, tmp_path: Path) -> None:
+def test_import_stores_documents_by_hash(governance: Store, tmp_path: Path) -> None:
     path = _import_file(tmp_path, GOOD + GOOD.split("\n", 1)[1])  # the same document twice
     prepared = prepare_import(path, {"mgmt_policy_document"}, governance.known_agencies(), T0)
     ids = governance.record_attestations(prepared, path.name, T0)
@@ -267,9 +267,7 @@ def test_import_stores_documents_by_hash(governance: GovernanceStore, tmp_path: 
         (("answer: met", "answer: maybe"), "answer"),
     ],
 )
-def test_bad_import_is_refused_whole(
-    governance: GovernanceStore, tmp_path: Path, change: tuple[str, str], message: str
-) -> None:
+def test_bad_import_is_refused_whole(governance: Store, tmp_path: Path, change: tuple[str, str], message: str) -> None:
     good_row = GOOD.split("\n", 1)[1]
     path = _import_file(tmp_path, GOOD + good_row.replace(*change))
     with pytest.raises(ConfigError, match=message):
@@ -277,7 +275,7 @@ def test_bad_import_is_refused_whole(
     assert governance.list_attestations() == []  # nothing half-written
 
 
-def test_csv_import(governance: GovernanceStore, tmp_path: Path) -> None:
+def test_csv_import(governance: Store, tmp_path: Path) -> None:
     _import_file(tmp_path, "")
     path = tmp_path / "attest.csv"
     path.write_text(
@@ -289,7 +287,7 @@ def test_csv_import(governance: GovernanceStore, tmp_path: Path) -> None:
     assert prepared[0].entry.attested_by == "Nguyễn Văn A" and prepared[0].documents[0].file_name == "quy-che.pdf"
 
 
-def test_waiver_store_rules(governance: GovernanceStore) -> None:
+def test_waiver_store_rules(governance: Store) -> None:
     request = WaiverRequest(
         agency_id="a",
         check_id="sshd_port_not_default",

@@ -9,13 +9,15 @@ from functools import cache
 import pytest
 
 from auditor.collectors.network import nmap
-from auditor.collectors.network.facts import address_facts, exposure_fact, inside_ports, software, ssh_facts
+from auditor.collectors.network.facts import address_facts, exposure_fact, software, ssh_facts
+from auditor.collectors.network.inside import InsideView
 from auditor.collectors.network.nmap import ScanOptions, ScriptPolicyError, check_scripts, nmap_arguments, parse_xml
 from auditor.collectors.network.sshalgos import SshAlgorithms, parse_kexinit
 from auditor.collectors.network.tls import CertificateInfo, hostname_matches
 from auditor.content.loader import Content, load_content
 from auditor.evaluation.evaluate import evaluate
 from auditor.evaluation.observations import HostFacts, Observation
+from auditor.evaluation.parsers import listening_sockets
 from auditor.vocabulary import Status
 
 XML = b"""<?xml version="1.0"?>
@@ -115,13 +117,19 @@ def test_mariadb_banner_is_not_mistaken_for_mysql_5() -> None:
 
 def test_inside_outside_join() -> None:
     (host,) = parse_xml(XML)
-    inside = "22\n3306\n8080\n9000\n"
-    observation = exposure_fact(inside, "probe", host, {"22", "443", "3306", "8080"}, {"22", "443"})
+    ss = (
+        "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\ntcp LISTEN 0 80 [::]:3306 [::]:*\n"
+        "tcp LISTEN 0 128 0.0.0.0:8080 0.0.0.0:*\ntcp LISTEN 0 128 *:9000 *:*\n"
+        "tcp LISTEN 0 100 127.0.0.1:25 0.0.0.0:*\n"
+    )
+    inside = InsideView("10.0.0.5", tuple(listening_sockets(ss)), "source.listening_sockets")
+    assert inside.ports == {"22", "3306", "8080", "9000"}  # loopback-only 25 is not exposure
+    observation = exposure_fact(inside, host, {"22", "443", "3306", "8080"}, {"22", "443"})
     text = observation.stdout_text
     assert "exposed beyond role: 3306" in text
     assert "blocked (firewall): 8080" in text and "not scanned: 9000" in text
+    assert "source.listening_sockets" in observation.command  # the evidence names the record it joined
     assert judge("net_exposure_matches_inside_view", observation) is Status.failed
-    assert inside_ports("tcp LISTEN 0 128 127.0.0.1:25 *:*\ntcp LISTEN 0 128 0.0.0.0:80 *:*") == {"80"}
 
 
 def _name_list(names: str) -> bytes:

@@ -16,8 +16,9 @@ from auditor.inventory import Agency, Inventory
 from auditor.remediate.runner import TaskChange, parse_events, prepare_data_dir, render_diff
 from auditor.remediate.selection import Fix, HostTarget, Selection, build_selection, parse_params
 from auditor.remediate.units import LOCKOUT_UNITS, UNIT_PARAMS, available_units, builtin_playbooks_dir, run_order
+from auditor.service.audit import AuditService
 from auditor.store.db import open_store
-from auditor.store.remediations import finish_remediation, get_remediation, new_remediation_id, start_remediation
+from auditor.store.remediations import new_remediation_id
 from auditor.vocabulary import LocalizedText, Severity, Status
 
 PLAYBOOKS = builtin_playbooks_dir()
@@ -243,10 +244,10 @@ def test_remediation_record_links_source_and_verify_runs(tmp_path: Path) -> None
     verify = store.start_run("t", "c", "0" * 64, {"remediation": "m"})
     remediation_id = new_remediation_id()
     assert re.fullmatch(r"m-\d{8}-\d{6}-[0-9a-f]{4}", remediation_id)
-    start_remediation(store, remediation_id, source, "apply", "t", "/dd", {"hosts": {}})
-    assert get_remediation(store, remediation_id).status == "running"
-    finish_remediation(store, remediation_id, "completed", {"applied": []}, verify)
-    row = get_remediation(store, remediation_id)
+    store.start_remediation(remediation_id, source, "apply", "t", "/dd", {"hosts": {}})
+    assert store.get_remediation(remediation_id).status == "running"
+    store.finish_remediation(remediation_id, "completed", {"applied": []}, verify)
+    row = store.get_remediation(remediation_id)
     assert (row.status, row.source_run_id, row.verify_run_id) == ("completed", source, verify)
 
 
@@ -280,8 +281,8 @@ def test_canary_first_and_stop_when_it_fails_reverification(
             mode=mode, ident=ident, rc=0, runner_status="successful", duration_s=0.1, units=(), host_errors={}
         )  # type: ignore[arg-type]
 
-    def fake_reverify(store_, inventory, content, agency_id, touched, options, sha, known, run_id=None, collector=None):  # type: ignore[no-untyped-def]
-        run_id = run_id or store.start_run("t", "c", "0" * 64, options)
+    def fake_reverify(service, inventory, sha, agency_id, touched, known, record, run_id=None):  # type: ignore[no-untyped-def]
+        run_id = run_id or store.start_run("t", "c", "0" * 64, record)
         verdict = "fixed" if canary_fixed or "web2" in touched else "still_failing"
         return run_id, [
             CheckVerdict(host_name=h, check_id=c, verdict=verdict, status="x") for h in touched for c in touched[h]
@@ -291,11 +292,11 @@ def test_canary_first_and_stop_when_it_fails_reverification(
     monkeypatch.setattr(flow, "reverify", fake_reverify)
     monkeypatch.setattr(flow, "prepare_data_dir", lambda *a, **k: None)
     selection = _two_hosts().model_copy(update={"source_run": source})
+    service = AuditService(store, load_content())
     report = flow.remediate(
-        store,
+        service,
         None,
         "0",
-        load_content(),
         selection,
         "a",
         tmp_path / "kh",
@@ -309,13 +310,12 @@ def test_canary_first_and_stop_when_it_fails_reverification(
         assert played[2:] == [("apply", ["web2"])] and report.stopped is None
     else:
         assert played[2:] == [] and "canary web1" in (report.stopped or "")
-    row = get_remediation(store, report.remediation_id)
+    row = store.get_remediation(report.remediation_id)
     assert row.verify_run_id == report.verify_run and row.status == ("completed" if canary_fixed else "stopped")
     not_confirmed = flow.remediate(
-        store,
+        service,
         None,
         "0",
-        load_content(),
         selection,
         "a",
         tmp_path / "kh",

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from auditor.content.catalogue import Catalogue
+from auditor.governance.resolve import VerdictOutcome
 from auditor.inventory import Agency
 from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
 from auditor.reports.agency import remediation_steps
 from auditor.reports.inert import inert_bytes
 from auditor.reports.locale import catalogue as string_catalogue
 from auditor.reports.locale import strings
-from auditor.reports.models import Verdict
 from auditor.reports.rollup import assess
 from auditor.store import Store, open_store
 from auditor.vocabulary import LocalizedText, Status
@@ -103,13 +103,13 @@ def small_catalogue() -> Catalogue:
 @pytest.mark.parametrize(
     ("check_status", "manual_status", "verdict"),
     [
-        (Status.passed, Status.passed, Verdict.meets),
-        (Status.failed, Status.passed, Verdict.not_met),
-        (Status.passed, Status.manual, Verdict.not_demonstrated),  # manual item awaiting evidence
-        (Status.error, Status.passed, Verdict.not_demonstrated),  # could not observe: not demonstrated
+        (Status.passed, Status.passed, VerdictOutcome.meets),
+        (Status.failed, Status.passed, VerdictOutcome.not_met),
+        (Status.passed, Status.manual, VerdictOutcome.not_demonstrated),  # manual item awaiting evidence
+        (Status.error, Status.passed, VerdictOutcome.not_demonstrated),  # could not observe: not demonstrated
     ],
 )
-def test_level3_verdict(store: Store, check_status: Status, manual_status: Status, verdict: Verdict) -> None:
+def test_level3_verdict(store: Store, check_status: Status, manual_status: Status, verdict: VerdictOutcome) -> None:
     check = automated_checks(1)[0]
     agency_row = agency_result()
     agency_row = agency_row.model_copy(
@@ -135,7 +135,7 @@ def test_level3_verdict(store: Store, check_status: Status, manual_status: Statu
     )
     assert result.verdict is verdict
     assert result.clauses_total == 2
-    assert result.groups[0].score_pct == (100 if verdict is Verdict.meets else 50)  # one of two clauses shown
+    assert result.groups[0].score_pct == (100 if verdict is VerdictOutcome.meets else 50)  # one of two clauses shown
 
 
 def test_findings_are_ordered_by_severity_then_clause(store: Store) -> None:

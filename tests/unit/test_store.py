@@ -23,7 +23,7 @@ from auditor.evaluation.findings import Finding, HostResult, HostStatus
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
 from auditor.inventory import Agency
 from auditor.store import RunStatus, Store, open_store
-from auditor.store.db import head_revision, mask_url
+from auditor.store.db import HEAD_REVISION, head_revision, mask_url
 from auditor.store.schema import Base, EvidenceRecord
 from auditor.vocabulary import LocalizedText, RequirementRef, Severity, Status
 
@@ -174,7 +174,7 @@ def test_round_trip(any_url: str) -> None:
 
         run = store.get_run(run_id)
         assert run.status is RunStatus.completed
-        assert (run.hosts_ok, run.hosts_error) == (1, 1)
+        assert (run.targets.servers_ok, run.targets.servers_error) == (1, 1)
         assert run.finding_counts == {"pass": 1, "fail": 1, "error": 2, "not_applicable": 0, "manual": 1}
         assert run.options == {"concurrency": 4, "filters": ["ssh.*"]}
         assert_utc(run.started_at)
@@ -248,7 +248,7 @@ def test_second_run_does_not_touch_first(store: Store) -> None:
 
     after = (store.get_run(first), store.list_run_hosts(first), store.list_findings(first), store.export_run(first))
     assert before == after
-    assert store.get_run(second).hosts_error == 1
+    assert store.get_run(second).targets.servers_error == 1
     assert [r.id for r in store.list_runs()] == [second, first]
     assert [r.id for r in store.list_runs(limit=1)] == [second]
 
@@ -352,7 +352,7 @@ def test_finished_hosts_survive_kill_9(sqlite_url: str) -> None:
     with open_store(sqlite_url) as store:
         run = store.get_run("latest")
         assert run.id == run_id and run.status is RunStatus.running and run.finished_at is None
-        assert (run.hosts_ok, run.hosts_error) == (1, 1)
+        assert (run.targets.servers_ok, run.targets.servers_error) == (1, 1)
         assert len(store.list_findings(run_id)) == 5
         evidence = store.get_evidence(store.list_findings(run_id, check_id="fs.weird", status="pass")[0].id)
         assert evidence.stdout == NASTY and store.verify_evidence(evidence.id)
@@ -400,7 +400,7 @@ def test_concurrent_saves_from_8_threads(any_url: str, stores: int) -> None:
     assert not errors, errors
     store = opened[0]
     run = store.get_run(run_id)
-    assert (run.hosts_ok, run.hosts_error) == (8 * per_thread // 2, 8 * per_thread // 2)
+    assert (run.targets.servers_ok, run.targets.servers_error) == (8 * per_thread // 2, 8 * per_thread // 2)
     assert run.finding_counts["fail"] == 8 * per_thread // 2 and run.finding_counts["error"] == 8 * per_thread
     for row in store.list_findings(run_id, status="fail"):
         evidence = store.get_evidence(row.id)
@@ -561,3 +561,101 @@ def test_export_is_json_and_caps_text(store: Store) -> None:
     assert next(f for f in exported["findings"] if f["check_id"] == "c.big")["evidence_id"] == big_row["id"]
     assert [f["agency_id"] for f in exported["findings"]] == ["vov", "vov", "vtv"]
     assert store.export_run(run_id) == exported  # canonical: the same dump every time
+
+
+# -- the queries every caller goes through (reports, CLI, portal) -----------------------------------------------------
+
+
+def test_evidence_in_one_batch_says_which_rows_were_edited(store: Store) -> None:
+    run_id = start(store)
+    store.save_host_result(run_id, make_agency(), ok_host())
+    ids = [row.evidence_id for row in store.list_findings(run_id) if row.evidence_id is not None]
+    with store.engine.begin() as conn:
+        conn.execute(update(EvidenceRecord).where(EvidenceRecord.id == ids[0]).values(stderr=b"edited"))
+    batch = store.evidence([*ids, *ids, 10**9], verify=True)
+    assert sorted(batch) == sorted(ids)  # unknown ids are simply absent, duplicates asked once
+    assert [batch[i].verified for i in ids] == [False, True]
+    assert {row.verified for row in store.evidence(ids, verify=False).values()} == {None}
+
+
+def test_run_counts_keep_servers_apart_from_network_targets_and_agency_items(store: Store) -> None:
+    run_id = start(store)
+    agency = make_agency()
+    store.save_host_result(run_id, agency, ok_host())
+    store.save_host_result(run_id, agency, error_host())
+    for name, kind, status in (
+        ("agency:vtv", "agency", HostStatus.ok),
+        ("tcp://10.0.0.1", "service", HostStatus.ok),
+        ("tcp://10.0.0.1:443", "service", HostStatus.ok),
+        ("https://vtv.example/", "website", HostStatus.error),
+    ):
+        target = HostResult(
+            agency_id="vtv", host_name=name, kind=kind, address="", status=status, started_at=T0, finished_at=T0
+        )
+        store.save_host_result(run_id, agency, target)
+    store.finish_run(run_id)
+    (run,) = store.list_runs()
+    assert run.targets.model_dump() == {
+        "servers_ok": 1,
+        "servers_error": 1,
+        "network_ok": 2,
+        "network_error": 1,
+        "agencies": 1,
+    }
+    assert run.targets.servers == 2
+
+
+def test_diff_between_runs_and_the_previous_run_of_an_agency(store: Store) -> None:
+    agency = make_agency()
+    first = start(store, T0)
+    second = start(store, T0 + timedelta(days=7))
+
+    def host(name: str, statuses: dict[str, Status]) -> HostResult:
+        findings = tuple(finding(check, status, None) for check, status in statuses.items())
+        return ok_host(host_name=name).model_copy(update={"findings": findings, "observations": ()})
+
+    store.save_host_result(
+        first, agency, host("web-01", {"a": Status.failed, "b": Status.failed, "c": Status.passed, "d": Status.failed})
+    )
+    store.save_host_result(second, agency, host("web-01", {"a": Status.failed, "b": Status.passed, "c": Status.error}))
+    store.save_host_result(second, agency, host("web-02", {"a": Status.failed}))
+    assert store.previous_run(second, "vtv") == first
+    assert store.previous_run(first, "vtv") is None
+    diff = store.diff_runs(second, first, "vtv")
+    changes = {(e.host_name, e.check_id): (e.change, e.before, e.after) for e in diff.entries}
+    assert changes == {
+        ("web-01", "a"): ("still_failing", Status.failed, Status.failed),
+        ("web-01", "b"): ("fixed", Status.failed, Status.passed),
+        ("web-01", "c"): ("regressed", Status.passed, Status.error),
+        ("web-01", "d"): ("not_rechecked", Status.failed, None),
+        ("web-02", "a"): ("new", None, Status.failed),
+    }
+    assert [e.check_id for e in diff.of("fixed")] == ["b"]
+
+
+def test_resolved_findings_apply_only_what_was_recorded_by_the_moment(store: Store) -> None:
+    from auditor.governance.records import WaiverRequest
+
+    run_id = start(store)
+    store.save_host_result(run_id, make_agency(), ok_host())
+    request = WaiverRequest(
+        agency_id="vtv",
+        host_pattern="web-*",
+        check_id="ssh.root_login",
+        justification="Legacy admin tool needs it until the migration.",
+        compensating_control="Only reachable from the management VLAN.",
+        requested_by="A",
+        approved_by="B",
+        expires_on=(T0 + timedelta(days=400)).date(),
+    )
+    waiver_id = store.add_waiver(request, T0 + timedelta(days=30))
+    rows = store.list_findings(run_id)
+    root = next(r for r in rows if r.check_id == "ssh.root_login")
+    assert not store.resolved_findings(rows, T0 + timedelta(days=29))[root.id].waived
+    later = store.resolved_findings(rows, T0 + timedelta(days=31))[root.id]
+    assert later.waived and later.waiver_id == waiver_id and later.status is Status.failed
+
+
+def test_the_fast_open_path_knows_the_newest_migration() -> None:
+    """A store at HEAD_REVISION opens without Alembic: the constant must name the newest shipped revision."""
+    assert head_revision() == HEAD_REVISION

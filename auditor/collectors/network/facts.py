@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from auditor.collectors.network.inside import InsideView
 from auditor.collectors.network.nmap import NmapHost, NmapPort
 from auditor.collectors.network.sshalgos import SshAlgorithms
 from auditor.collectors.network.tls import TlsReport, days_left, hostname_matches
@@ -215,34 +216,9 @@ def ssh_facts(algos: SshAlgorithms, port: NmapPort | None) -> list[Observation]:
     ]
 
 
-_SOCKET = re.compile(r"(?P<addr>\[[0-9a-fA-F:.%\w]*\]|[0-9*.]+|\*):(?P<port>\d{1,5})\b")
-_BARE = re.compile(r"^(?P<port>\d{1,5})(?:/(?P<proto>tcp|udp))?\b")
-
-
-def inside_ports(text: str) -> set[str]:
-    """Ports listening on a non-loopback address, from `ss`-style or `port[/proto]` lines."""
-    ports: set[str] = set()
-    for line in text.splitlines():
-        proto = "udp" if re.search(r"\budp\b", line, re.IGNORECASE) else "tcp"
-        match = _SOCKET.search(line)
-        if match:
-            address = match.group("addr").strip("[]")
-            if address.startswith("127.") or address == "::1":
-                continue
-            port = int(match.group("port"))
-        else:
-            bare = _BARE.match(line.strip())
-            if not bare:
-                continue
-            port = int(bare.group("port"))
-            proto = bare.group("proto") or proto
-        ports.add(str(port) if proto == "tcp" else f"{port}/udp")
-    return ports
-
-
-def exposure_fact(inside: str, source: str, host: NmapHost, scanned: set[str], allowed: set[str]) -> Observation:
+def exposure_fact(inside: InsideView, host: NmapHost, scanned: set[str], allowed: set[str]) -> Observation:
     outside = {p.label for p in open_ports(host)}
-    listening = inside_ports(inside)
+    listening = inside.ports
     lines = []
     for label in sorted(listening | outside, key=lambda x: (len(x), x)):
         if label in listening and label in outside:
@@ -253,4 +229,4 @@ def exposure_fact(inside: str, source: str, host: NmapHost, scanned: set[str], a
             lines.append(f"{why}: {label} listens inside, not reachable from the scanner")
         else:
             lines.append(f"reachable, not listed inside: {label} (forwarded or NAT?)")
-    return fact("inside_outside", f"SSH audit {source} joined with {len(scanned)} scanned ports", lines)
+    return fact("inside_outside", f"SSH audit {inside.evidence} joined with {len(scanned)} scanned ports", lines)

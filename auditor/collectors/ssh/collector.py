@@ -12,7 +12,7 @@ from typing import NoReturn
 import paramiko
 
 from auditor.collectors.ssh.known_hosts import fingerprint
-from auditor.collectors.ssh.script import build_script, new_token, parse_stream, summarize_stream
+from auditor.collectors.ssh.script import StreamSummary, build_script, new_token, parse_stream, summarize_stream
 from auditor.collectors.ssh.transport import ExecResult, ParamikoTransport, Transport
 from auditor.errors import AuthError, ConnectError, ExecError, HostKeyError
 from auditor.evaluation.observations import HostObservations, ProbeRequest
@@ -140,8 +140,10 @@ class SshCollector:
         connect_timeout_s: float = 10,
         deadline_s: float = 300,
         transport_factory: TransportFactory = paramiko_transport,
+        probe_jobs: int = 4,
     ) -> None:
         self.known_hosts_path = Path(known_hosts_path)
+        self.probe_jobs = probe_jobs  # probes run at once on the target (1: one after another)
         self.connect_timeout_s = connect_timeout_s
         self.deadline_s = deadline_s
         self.transport_factory = transport_factory
@@ -150,7 +152,9 @@ class SshCollector:
         started_at = datetime.now(UTC)
         begun = time.monotonic()
         token = new_token()
-        script = build_script(requests, token, os_family_hint=host.os_family)  # ValueError: bad requests
+        # ValueError: bad requests or probe_jobs
+        jobs = host.probe_jobs or self.probe_jobs
+        script = build_script(requests, token, os_family_hint=host.os_family, jobs=jobs)
         transport = self.transport_factory(host, self.known_hosts_path, self.connect_timeout_s)
         try:
             command = "sudo -n sh -s" if host.sudo else "sh -s"
@@ -159,7 +163,7 @@ class SshCollector:
             exec_requests = transport.exec_requests
         finally:
             transport.close()
-        self._check_started(host, result, token)
+        summary = self._check_started(host, result, token)
         finished_at = datetime.now(UTC)
         facts, observations = parse_stream(result.stdout, result.stderr, requests, token, finished_at)
         return HostObservations(
@@ -168,14 +172,15 @@ class SshCollector:
             exec_requests=exec_requests,
             started_at=started_at,
             finished_at=finished_at,
+            probes_wall_s=summary.probes_wall_s,
         )
 
     @staticmethod
-    def _check_started(host: Host, result: ExecResult, token: str) -> None:
+    def _check_started(host: Host, result: ExecResult, token: str) -> StreamSummary:
         """No start record means the script never ran: sudo refused, no `sh`, or the session died at once."""
         summary = summarize_stream(result.stdout, token)
         if summary.started:
-            return
+            return summary
         line = _first_error_line(result.stderr, token)
         status = "none" if result.exit_status is None else str(result.exit_status)
         if host.sudo:

@@ -1,29 +1,50 @@
-"""The batched probe script and its stream format. Pure functions: no I/O, no network.
+r"""The batched probe script and its stream format. Pure functions: no I/O, no network.
 
 One POSIX ``sh`` script (dash and bash) carries every probe of a host. The collector sends it on the
 stdin of a single ``sh -s`` (or ``sudo -n sh -s``) exec request and splits the two output streams back
 into observations with :func:`parse_stream`.
 
-Stream format (``T`` is the per-run token, 32 hex characters; every framing line starts with ``T``
-followed by one space and ends with a newline)::
+The script lowers its own CPU priority once (``renice -n 10``), gathers the host facts, then runs the
+probes, up to ``jobs`` at a time: the probes known to be slow first, then the others, in the order
+given. Concurrent probes share the channel's stdout and stderr, so the records of different probes
+interleave line by line; every line therefore names the probe it belongs to.
+
+Stream format, version 2. ``T`` is the per-run token (32 hex characters), ``<id>`` a probe id
+(``[a-z0-9_]+(\.[a-z0-9_]+)*``) or ``@facts``; every line is ``T``, one space, space-separated words,
+and a newline, and is written by ONE ``write()`` (shorter than ``PIPE_BUF``, so lines written
+concurrently to the same pipe never mix)::
 
     channel stdout                              channel stderr
-    T start 1                                   T start 1
-    T begin @facts
-    <base64 of "key=value" lines>
+    T start 2                                   T start 2
+    T d @facts <seq> <b64>   (zero or more)
+    T n @facts o <lines> <chars>
     T end @facts
-    T begin <probe_id>                          T begin <probe_id>
-    <base64 of the probe's stdout>              <base64 of the probe's stderr>
-                                                T end <probe_id>
-    T end <probe_id> <rc> <start_ns> <end_ns>
-    T skip <probe_id> <family>
+    T d <id> <seq> <b64>     (zero or more)     T d <id> <seq> <b64>     (zero or more)
+    T n <id> o <lines> <chars>                  T n <id> e <lines> <chars>
+    T end <id> <rc> <start_ns> <end_ns>
+    T skip <id> <family>
     T done                                      T done
 
-Probe bytes never reach the stream raw: they are base64 encoded on the target, and a base64 line
-never contains a space, so no probe output can ever look like a framing line, even if the probe
-knows the token. Lines outside a record that do not start with the token (motd, sudo warnings, shell
-noise) are ignored. The stdout ``end`` line (with the exit code) is the commit point of a probe: it
-is written after the probe's stderr record is complete.
+``d`` lines carry one line of the base64 encoding (RFC 4648 alphabet, wrapped) of the probe's stdout
+(on channel stdout) or stderr (on channel stderr), capped on the target to whole lines holding at least
+``output_cap + 1`` bytes so the parser can tell that the cap was exceeded; ``<seq>`` numbers them 1, 2,
+3... per id and channel. The ``n`` line closes that stream's part of the record: how many ``d`` lines
+it wrote and how many base64 characters they held. ``end`` (channel stdout) carries the exit code and
+the probe's start and end times; it is written when the probe has exited, so it may come before or
+after the ``n`` lines. Lines of one probe keep their order within a channel; lines of different probes
+interleave freely.
+
+A record is accepted only when its ``end`` line is well formed and, on each channel (in any order), the ``d`` lines
+received for the id are numbered 1..N without gap or repeat, N and their character total match the
+``n`` line, and they decode as base64. A line with the token but a wrong word count or a non-base64
+payload (two writes merged, a cut line) is dropped, so its record no longer matches and comes back
+``missing``, with the data that arrived before the damage, flagged truncated. The first complete
+record of an id wins.
+
+Probe bytes never reach the stream raw: a base64 payload never contains a space, so no probe output
+can look like a framing line, even if the probe knows the token; and the probe holds none of the
+script's descriptors. Lines not starting with ``T`` and a space (motd, sudo warnings, shell noise) are
+ignored.
 """
 
 from __future__ import annotations
@@ -38,13 +59,18 @@ from datetime import datetime
 
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
 KILL_AFTER_S = 2  # grace between TERM and KILL when a probe overruns its time limit
 FACTS_ID = "@facts"
+RENICE = 10  # the whole script runs at this lower CPU priority
+MAX_JOBS = 64  # probes run at once, at most
+MAX_REQUESTS = 999  # job numbers travel through the queue pipe as three digits
 
-_PROBE_ID = re.compile(r"[a-z0-9_]+")
+_PROBE_ID = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
+_RECORD_ID = re.compile(rb"@facts|[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-_BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_PAYLOAD = re.compile(rb"[A-Za-z0-9+/]+={0,2}")  # one base64 line: never empty, never a space
+_COUNT = re.compile(rb"[0-9]{1,12}")
 _FACT_MAX = 512  # characters kept of one fact value
 _TIMEOUT_RCS = frozenset({124, 137})  # timeout(1): TERM worked / KILL was needed
 _FAMILIES = frozenset({"debian", "rhel"})
@@ -69,38 +95,81 @@ def _format_seconds(value: float) -> str:
 
 
 # Shell helpers. Variables and functions are prefixed `_a` to stay out of the probes' way (probes run in
-# their own `sh -c`, so they see none of this anyway). fd 3/4 are the channel's stdout/stderr; fd 5
-# carries the exit code out of the command substitution; fd 6 routes the probe's stdout past the
-# stderr pipe. The probe gets none of fds 3-6, so it can only write into its two capped, encoded pipes.
+# their own `sh -c`, so they see none of this anyway). fd 3/4 are the channel's stdout/stderr; fd 6
+# routes the probe's stdout past the stderr pipe; fd 7 is the job queue while the workers start. The
+# probe gets none of fds 3-7 and /dev/null as stdin, so it can only write into its two encoded pipes.
+# Each probe costs eight processes (the pipeline's subshells, `timeout`, `sh`, and a `base64` and an
+# `awk` per stream): the wrapper is kept that small because it runs for every probe. Times come from
+# /proc/uptime through the `read` builtin (10 ms steps, no process), else from `date +%s%N`.
 _PRELUDE = r"""export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 077
 cd / || exit 1
 unset IFS CDPATH ENV BASH_ENV
-unset -f timeout head cat base64 date sh kill wait printf uname id systemctl 2>/dev/null
+unset -f timeout head cat base64 date sh kill wait printf uname id systemctl awk dd renice echo command 2>/dev/null
 """
 
-_FUNCTIONS = r"""_acap() {
-  { head -c "$1"; cat >/dev/null; } 5>&- 6>&-
+# _atag turns base64 lines into `T d <id> <seq> <b64>` lines, one write() each (fflush() after every print:
+# stdio would otherwise hand the pipe 4 KiB blocks that cut lines), then closes the part with
+# `T n <id> <o|e> <lines> <chars>`. fflush() is in mawk, gawk and busybox awk. It is also the output cap:
+# it keeps whole base64 lines until it holds the characters of cap + 1 bytes, and reads the rest
+# without keeping it, so a probe never dies of a closed pipe however much it prints (what it prints
+# beyond the cap costs the target encoding time only, within the probe's own time limit). The exit
+# code and the times travel on the probe's `end` line, written when the probe has exited; the record is
+# whole when that line and both count lines are in, in whatever order they arrive.
+#
+# The job queue: the main shell writes the job numbers (three digits each, in queue order) into a pipe
+# whose readers are the worker subshells; a free worker takes the next job with one read() of 3 bytes
+# (`dd bs=3 count=1`): reads of one pipe are atomic with respect to each other, so two workers never
+# share a job or split one. Each job number is written by its own printf, i.e. one 3-byte write(), so
+# the pipe only ever holds whole job numbers (one printf of the whole list would rely on the shell
+# handing all of it to a single write(), which depends on the shell's output buffering: dash and bash
+# do, nothing promises it). A worker stops when the pipe is empty and closed. Nothing is written on
+# the target: no temporary file, no FIFO, only pipes and shell variables. Without `dd` on the target
+# the probes run one after another in the main shell, as with jobs=1.
+_FUNCTIONS = r"""_atag() {
+  awk -v d="$_at d $1 " -v n="$_at n $1 $2 " -v m="$3" '
+    c < m { k++; print d k " " $0; fflush(); c += length($0) }
+    END { printf "%s%d %d\n", n, k, c; fflush() }'
+}
+_anow() {
+  if read _au _ 2>/dev/null </proc/uptime; then _anow=${_au%.*}${_au#*.}0000000
+  else _anow=$(date +%s%N 2>/dev/null)
+  fi
 }
 _aprobe() {
-  printf '%s begin %s\n' "$_at" "$1" >&4
-  printf '%s begin %s\n' "$_at" "$1" >&3
-  _as=$(date +%s%N)
-  _arc=$( { { { timeout -k __KILL_AFTER__ "$2" sh -c "$4" </dev/null 3>&- 4>&- 5>&- 6>&- &
-          _apid=$!
-          wait "$_apid" 2>/dev/null
-          _ar=$?
-          kill -9 -"$_apid" 2>/dev/null
-          echo "$_ar" >&5
-        } 2>&1 1>&6 | _acap "$3" | base64 >&4
-      } 6>&1 | _acap "$3" | base64 >&3
-    } 5>&1 </dev/null )
-  _ae=$(date +%s%N)
-  printf '%s end %s\n' "$_at" "$1" >&4
-  printf '%s end %s %s %s %s\n' "$_at" "$1" "${_arc:-x}" "${_as:-x}" "${_ae:-x}" >&3
+  _anow
+  _as=$_anow
+  { { { timeout -k __KILL_AFTER__ "$2" sh -c "$4" </dev/null 3>&- 4>&- 6>&- 7>&- &
+        _apid=$!
+        wait "$_apid" 2>/dev/null
+        _ar=$?
+        kill -9 -"$_apid" 2>/dev/null
+        _anow
+        printf '%s end %s %s %s %s\n' "$_at" "$1" "$_ar" "$_as" "$_anow" >&3
+      } 2>&1 1>&6 | base64 | _atag "$1" e "$3" >&4
+    } 6>&1 | base64 | _atag "$1" o "$3" >&3
+  } </dev/null
 }
 _askip() {
   printf '%s skip %s %s\n' "$_at" "$1" "$_afam" >&3
+}
+_aworker() {
+  while _aj=$(dd bs=3 count=1 2>/dev/null) && [ -n "$_aj" ]; do
+    _arun "$_aj" </dev/null
+  done
+}
+_aqueue() {
+  _an=$1
+  shift
+  for _aj in "$@"; do printf '%s' "$_aj"; done | {
+    exec 7<&0 </dev/null
+    while [ "$_an" -gt 0 ]; do
+      _aworker <&7 7<&- &
+      _an=$((_an - 1))
+    done
+    exec 7<&-
+    wait
+  }
 }
 _afacts() {
   _aid= _alike= _aver= _apretty= _aosr=
@@ -135,7 +204,6 @@ _afacts() {
       running|degraded|starting|initializing|maintenance|stopping) _asd=yes ;;
     esac
   fi
-  printf '%s begin %s\n' "$_at" "__FACTS_ID__" >&3
   {
     printf 'hostname=%s\n' "$(uname -n 2>/dev/null)"
     printf 'os_id=%s\n' "$_aid"
@@ -147,56 +215,96 @@ _afacts() {
     printf 'arch=%s\n' "$(uname -m 2>/dev/null)"
     printf 'uid=%s\n' "$(id -u 2>/dev/null)"
     printf 'systemd=%s\n' "$_asd"
-  } | base64 >&3
+  } | base64 | _atag "__FACTS_ID__" o 65536 >&3
   printf '%s end %s\n' "$_at" "__FACTS_ID__" >&3
 }
 """
 
 
-def build_script(requests: Sequence[ProbeRequest], token: str, *, os_family_hint: str | None = None) -> str:
+def _kept_chars(output_cap: int) -> int:
+    """Base64 characters that encode cap + 1 bytes: what a stream keeps, so the parser can see overflow."""
+    return 4 * -(-(output_cap + 1) // 3)
+
+
+def queue_order(requests: Sequence[ProbeRequest]) -> list[ProbeRequest]:
+    """The order probes are started in: the slow ones first, then the others, each in the given order."""
+    return [r for r in requests if r.slow] + [r for r in requests if not r.slow]
+
+
+def build_script(
+    requests: Sequence[ProbeRequest], token: str, *, os_family_hint: str | None = None, jobs: int = 4
+) -> str:
     """The whole batch as one POSIX sh script, to be fed to ``sh -s`` on stdin.
 
-    The body is one function definition followed by its call, so the shell parses everything before
+    The body is function definitions followed by one call, so the shell parses everything before
     running anything: a script cut in transit runs nothing at all. ``os_family_hint`` (the inventory's
-    ``os_family``) is used only when the target itself gives no usable answer.
+    ``os_family``) is used only when the target itself gives no usable answer. ``jobs`` probes run at
+    once (1: one after another, in the main shell, without the queue; so also when the target has no
+    ``dd``).
     """
     if not _TOKEN.fullmatch(token):
         raise ValueError("token must be 32 lowercase hex characters (use new_token())")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise ValueError(f"jobs must be an integer from 1 to {MAX_JOBS}")
+    if len(requests) > MAX_REQUESTS:
+        raise ValueError(f"at most {MAX_REQUESTS} probes fit in one script, got {len(requests)}")
     hint = os_family_hint if os_family_hint in _FAMILIES else "unknown"
     seen: set[str] = set()
-    calls: list[str] = []
     for request in requests:
         if not _PROBE_ID.fullmatch(request.probe_id):
-            raise ValueError(f"probe id {request.probe_id!r} must match [a-z0-9_]+")
+            raise ValueError(f"probe id {request.probe_id!r} must match [a-z0-9_]+(.[a-z0-9_]+)*")
         if request.probe_id in seen:
             raise ValueError(f"duplicate probe id {request.probe_id!r}")
         seen.add(request.probe_id)
+    arms: list[str] = []
+    numbers: list[str] = []
+    for number, request in enumerate(queue_order(requests), start=1):
         call = " ".join(
             (
                 "_aprobe",
                 request.probe_id,
                 _format_seconds(request.timeout_s),
-                str(request.output_cap + 1),
+                str(_kept_chars(request.output_cap)),
                 shell_quote(request.command),
             )
         )
         if request.os_families:
             families = "|".join(shell_quote(family) for family in request.os_families)
             call = f"case $_afam in {families}) {call} ;; *) _askip {request.probe_id} ;; esac"
-        calls.append("  " + call)
+        numbers.append(f"{number:03d}")
+        arms.append(f"    {number:03d}) {call} ;;")
     functions = (
         _FUNCTIONS.replace("__KILL_AFTER__", str(KILL_AFTER_S))
         .replace("__FAMILY_HINT__", hint)
         .replace("__FACTS_ID__", FACTS_ID)
     )
+    dispatch = ["_arun() {", "  case $1 in", *arms, "  esac", "}"]
+    workers = min(jobs, len(numbers))
+    job_list = " ".join(numbers)
+    if not numbers:
+        run = []
+    elif workers == 1:
+        run = [f'  for _aj in {job_list}; do _arun "$_aj"; done']
+    else:
+        run = [
+            f"  _ajobs={workers}",
+            "  command -v dd >/dev/null 2>&1 || _ajobs=1",
+            '  if [ "$_ajobs" -gt 1 ]; then',
+            f'    _aqueue "$_ajobs" {job_list}',
+            "  else",
+            f'    for _aj in {job_list}; do _arun "$_aj"; done',
+            "  fi",
+        ]
     body = "\n".join(
         [
+            *dispatch,
             "_amain() {",
             f"  _at={token}",
+            f"  renice -n {RENICE} -p $$ >/dev/null 2>&1 || true",
             f"  printf '%s start {SCRIPT_VERSION}\\n' \"$_at\" >&3",
             f"  printf '%s start {SCRIPT_VERSION}\\n' \"$_at\" >&4",
             "  _afacts",
-            *calls,
+            *run,
             "  printf '%s done\\n' \"$_at\" >&4",
             "  printf '%s done\\n' \"$_at\" >&3",
             "}",
@@ -212,17 +320,33 @@ def build_script(requests: Sequence[ProbeRequest], token: str, *, os_family_hint
 
 
 @dataclass
-class _Record:
-    chunks: list[bytes] = field(default_factory=list)
-    end: list[bytes] | None = None  # fields after "end <id>", once the record is closed
+class _Part:
+    """One channel's share of one record: its data lines and, once closed, the tagger's count line."""
+
+    chunks: list[bytes] = field(default_factory=list)  # data lines 1..k, contiguous
+    count: tuple[int, int] | None = None  # (lines, base64 characters) from the `n` line; None: still open
+    broken: bool = False  # a line went missing, came twice or out of order: later lines are not kept
+
+    @property
+    def whole(self) -> bool:
+        return not self.broken and self.count == (len(self.chunks), sum(len(chunk) for chunk in self.chunks))
 
 
 @dataclass
 class _Scan:
     started: bool = False
     done: bool = False
-    records: dict[str, _Record] = field(default_factory=dict)
+    parts: dict[str, list[_Part]] = field(default_factory=dict)  # per id, in stream order
+    commits: dict[str, list[list[bytes]]] = field(default_factory=dict)  # per id: words after "end <id>"
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Found:
+    complete: bool
+    stdout: bytes
+    stderr: bytes
+    end: list[bytes]  # the commit line's words after "end <id>" (empty when incomplete)
 
 
 @dataclass(frozen=True)
@@ -231,55 +355,106 @@ class StreamSummary:
 
     started: bool  # the script's first record came back (the shell ran: sudo, if any, accepted)
     finished: bool  # the script's last record came back on stdout
-    records: int  # framing records recognised on stdout
+    records: int  # ids with a commit or skip line on stdout
+    probes_wall_s: float | None = None  # from the first probe's start to the last probe's end, on the target
 
 
-def _scan(stream: bytes, token: str) -> _Scan:
-    """Split one channel stream into records. Tolerates noise, a cut stream and hostile content."""
+def _open_part(scan: _Scan, name: str) -> _Part:
+    parts = scan.parts.setdefault(name, [])
+    if not parts or parts[-1].count is not None:
+        parts.append(_Part())
+    return parts[-1]
+
+
+def _scan(stream: bytes, token: str, channel: bytes) -> _Scan:
+    """Sort one channel's lines by id. Tolerates noise, a cut stream, merged lines and hostile content.
+
+    ``channel`` is ``b"o"`` (stdout: data, counts, commits, skips) or ``b"e"`` (stderr: data, counts).
+    """
     scan = _Scan()
     prefix = token.encode() + b" "
     lines = stream.split(b"\n")
     lines.pop()  # the last piece is not newline-terminated: a cut line (or b"") never counts
-    current: tuple[str, _Record] | None = None
     for line in lines:
         if not line.startswith(prefix):
-            if current is not None and _BASE64_LINE.fullmatch(line):
-                current[1].chunks.append(line)
-            continue
+            continue  # noise: motd, sudo warnings, a framing line merged behind noise
         words = line[len(prefix) :].split(b" ")
-        kind, args = words[0], words[1:]
-        name = args[0].decode("ascii", "replace") if args else ""
-        if kind == b"end" and current is not None and current[0] == name:
-            current[1].end = args[1:]
-            if name not in scan.records:  # the first complete record of a name wins
-                scan.records[name] = current[1]
-            current = None
+        kind = words[0]
+        if kind in (b"d", b"n", b"end", b"skip") and (len(words) < 2 or not _RECORD_ID.fullmatch(words[1])):
             continue
-        current = None  # any other framing line abandons an open record (it stays incomplete)
-        if kind == b"begin" and name and name not in scan.records:
-            current = (name, _Record())
-        elif kind == b"skip" and name:
-            scan.skipped.setdefault(name, args[1].decode("ascii", "replace") if len(args) > 1 else "")
+        name = words[1].decode("ascii") if len(words) > 1 else ""
+        if kind == b"d":
+            if len(words) == 4 and _COUNT.fullmatch(words[2]) and _PAYLOAD.fullmatch(words[3]):
+                part = _open_part(scan, name)
+                if not part.broken and int(words[2]) == len(part.chunks) + 1:
+                    part.chunks.append(words[3])
+                else:
+                    part.broken = True
+            # else: garbled (two writes merged, a cut line): dropped, so the next line's number is wrong
+        elif kind == b"n":
+            if len(words) == 5 and words[2] == channel and _COUNT.fullmatch(words[3]) and _COUNT.fullmatch(words[4]):
+                _open_part(scan, name).count = (int(words[3]), int(words[4]))
+        elif kind == b"end" and channel == b"o":
+            scan.commits.setdefault(name, []).append(words[2:])
+        elif kind == b"skip" and channel == b"o" and len(words) == 3:
+            scan.skipped.setdefault(name, words[2].decode("ascii", "replace"))
         elif kind == b"start":
             scan.started = True
-        elif kind == b"done":
+        elif kind == b"done" and len(words) == 1:
             scan.done = True
-    if current is not None:
-        scan.records.setdefault(current[0], current[1])  # incomplete: end stays None
     return scan
 
 
-def _decode(chunks: list[bytes]) -> bytes:
+def _strict(chunks: list[bytes]) -> bytes | None:
     try:
         return base64.b64decode(b"".join(chunks), validate=True)
     except (binascii.Error, ValueError):
-        out = bytearray()
-        for chunk in chunks:  # GNU base64 lines are 76 characters: each decodes on its own
-            try:
-                out += base64.b64decode(chunk, validate=True)
-            except (binascii.Error, ValueError):
+        return None
+
+
+def _lenient(chunks: list[bytes]) -> bytes:
+    """What decodes of an incomplete part's lines: GNU base64 lines are 76 characters, each decodes alone."""
+    whole = _strict(chunks)
+    if whole is not None:
+        return whole
+    out = bytearray()
+    for chunk in chunks:
+        try:
+            out += base64.b64decode(chunk, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+    return bytes(out)
+
+
+def _find(name: str, out: _Scan, err: _Scan, *, end_words: int, with_stderr: bool) -> _Found | None:
+    """The first complete record of ``name``, else what arrived of it (None: nothing at all).
+
+    The k-th commit line of an id closes its k-th part on each channel (the script writes one record
+    per id; repeats only come from hand-made streams).
+    """
+    commits = out.commits.get(name, [])
+    outs = out.parts.get(name, [])
+    errs = err.parts.get(name, []) if with_stderr else []
+    for k, end in enumerate(commits):
+        if len(end) != end_words or k >= len(outs) or not outs[k].whole:
+            continue
+        rc = _int(end[0]) if end_words else 0
+        if rc is None or not 0 <= rc <= 255:
+            continue
+        stdout = _strict(outs[k].chunks)
+        stderr: bytes | None = b""
+        if with_stderr:
+            if k >= len(errs) or not errs[k].whole:
                 continue
-        return bytes(out)
+            stderr = _strict(errs[k].chunks)
+        if stdout is None or stderr is None:
+            continue
+        return _Found(complete=True, stdout=stdout, stderr=stderr, end=end)
+    if not (commits or outs or errs):
+        return None
+    stdout = _lenient(outs[0].chunks) if outs else b""
+    stderr = _lenient(errs[0].chunks) if errs else b""
+    return _Found(complete=False, stdout=stdout, stderr=stderr, end=[])
 
 
 def _int(raw: bytes) -> int | None:
@@ -298,11 +473,12 @@ def _unquote(value: str) -> str:
     return value[:_FACT_MAX]
 
 
-def _facts(record: _Record | None) -> HostFacts:
-    if record is None or record.end is None:
+def _facts(out: _Scan, err: _Scan) -> HostFacts:
+    found = _find(FACTS_ID, out, err, end_words=0, with_stderr=False)
+    if found is None or not found.complete:
         return HostFacts()
     values: dict[str, str] = {}
-    for line in _decode(record.chunks).decode("utf-8", "replace").splitlines():
+    for line in found.stdout.decode("utf-8", "replace").splitlines():
         key, sep, value = line.partition("=")
         if sep and key not in values:
             values[key] = value
@@ -325,31 +501,20 @@ def _facts(record: _Record | None) -> HostFacts:
 def _observation(request: ProbeRequest, out: _Scan, err: _Scan, collected_at: datetime) -> Observation:
     pid = request.probe_id
     base = {"probe_id": pid, "command": request.command, "collected_at": collected_at}
-    record = out.records.get(pid)
-    if record is None:
+    found = _find(pid, out, err, end_words=3, with_stderr=True)
+    if found is None:
         if pid in out.skipped:
             return Observation(outcome=ProbeOutcome.skipped, **base)
         return Observation(outcome=ProbeOutcome.missing, **base)
 
-    stdout = _decode(record.chunks)
-    err_record = err.records.get(pid)
-    stderr = _decode(err_record.chunks) if err_record is not None else b""
-    truncated = False
-    if len(stdout) > request.output_cap:
-        stdout, truncated = stdout[: request.output_cap], True
-    if len(stderr) > request.output_cap:
-        stderr, truncated = stderr[: request.output_cap], True
-
-    end = record.end
-    rc = _int(end[0]) if end else None
-    if end is None or rc is None or not 0 <= rc <= 255:
-        # the stream was cut inside this probe (or its end line is unreadable): whatever came is kept
+    cap = request.output_cap
+    stdout, stderr = found.stdout[:cap], found.stderr[:cap]
+    if not found.complete:
+        # cut, garbled or uncommitted: whatever arrived is kept, never passed off as the whole output
         return Observation(outcome=ProbeOutcome.missing, stdout=stdout, stderr=stderr, truncated=True, **base)
-    if err_record is None or err_record.end is None:
-        truncated = True  # the stdout record committed but its stderr record did not arrive whole
+    truncated = len(found.stdout) > cap or len(found.stderr) > cap  # the target kept cap + 1 bytes
 
-    start_ns = _int(end[1]) if len(end) > 1 else None
-    end_ns = _int(end[2]) if len(end) > 2 else None
+    rc, start_ns, end_ns = (_int(word) for word in found.end)
     duration = (end_ns - start_ns) / 1e9 if start_ns is not None and end_ns is not None else None
     if duration is not None and not 0 <= duration < 1e7:
         duration = None
@@ -369,8 +534,20 @@ def _observation(request: ProbeRequest, out: _Scan, err: _Scan, collected_at: da
 
 def summarize_stream(stdout: bytes, token: str) -> StreamSummary:
     """Whether the script started and finished, judged from the channel's stdout alone."""
-    scan = _scan(stdout, token)
-    return StreamSummary(started=scan.started, finished=scan.done, records=len(scan.records) + len(scan.skipped))
+    scan = _scan(stdout, token, b"o")
+    times = [
+        (start, end)
+        for commits in scan.commits.values()
+        for words in commits
+        if len(words) == 3 and (start := _int(words[1])) is not None and (end := _int(words[2])) is not None
+    ]
+    wall = (max(end for _, end in times) - min(start for start, _ in times)) / 1e9 if times else None
+    return StreamSummary(
+        started=scan.started,
+        finished=scan.done,
+        records=len(scan.commits.keys() | scan.skipped),
+        probes_wall_s=wall if wall is not None and 0 <= wall < 1e7 else None,
+    )
 
 
 def parse_stream(
@@ -382,11 +559,12 @@ def parse_stream(
 ) -> tuple[HostFacts, dict[str, Observation]]:
     """Split the two channel streams back into host facts and one observation per request.
 
-    Never raises on stream content: noise is ignored, a cut or garbled record makes its probe
-    ``missing``, records for unknown probe ids are dropped.
+    Never raises on stream content: noise is ignored, a cut, garbled or incomplete record makes its
+    probe ``missing`` (with the bytes that did arrive, flagged truncated), records for unknown probe
+    ids are dropped.
     """
-    out = _scan(stdout, token)
-    err = _scan(stderr, token)
-    facts = _facts(out.records.get(FACTS_ID))
+    out = _scan(stdout, token, b"o")
+    err = _scan(stderr, token, b"e")
+    facts = _facts(out, err)
     observations = {request.probe_id: _observation(request, out, err, collected_at) for request in requests}
     return facts, observations

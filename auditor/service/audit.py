@@ -1,0 +1,265 @@
+"""The audit service: every caller (CLI, re-verification, benchmark, and later the scheduler and portal)
+starts an audit here. It plans the run, records it, audits the servers over SSH, looks at the networks and
+websites from outside, attaches the requirement clauses, stores every target the moment it finishes, keeps
+the tally and closes the run, reporting typed progress events on the way.
+
+    service = AuditService(store, content)
+    run_id = service.start_audit(AuditScope.of(inventory, sha256), AuditOptions(known_hosts=path), on_event=print)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor import __version__
+from auditor.collectors.network.inside import InsideView
+from auditor.content.loader import Content
+from auditor.content.sources import source_probe_id
+from auditor.errors import ConfigError
+from auditor.evaluation.findings import HostResult
+from auditor.evaluation.parsers import listening_sockets
+from auditor.inventory import Agency, Inventory, load_inventory
+from auditor.service.events import (
+    EventSink,
+    HostStarted,
+    RunFinished,
+    RunStarted,
+    RunTally,
+    finished_event,
+)
+from auditor.service.hosts import Collector, agency_result, audit_hosts
+from auditor.service.plan import AuditPlan, HostPlan, NetworkPlan, plan_audit
+from auditor.store import RunStatus, Store
+from auditor.vocabulary import Only, RunId
+
+
+class AuditScope(BaseModel):
+    """What to audit: an inventory, narrowed to agencies, hosts, checks and agents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inventory: Inventory
+    inventory_sha256: str
+    agencies: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    only: Only | None = None
+    # Only these hosts, each with only these checks (re-verification of what a remediation touched).
+    host_checks: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    def covers(self, host_name: str) -> bool:
+        names = self.hosts or tuple(self.host_checks)
+        return not names or host_name in names
+
+    @classmethod
+    def from_file(cls, path: Path, **narrowing: Any) -> AuditScope:
+        return cls(
+            inventory=load_inventory(path),
+            inventory_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            **narrowing,
+        )
+
+
+class AuditOptions(BaseModel):
+    """How to audit: limits, trust anchors and where the run goes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    known_hosts: Path
+    concurrency: int = Field(default=8, ge=1, le=256)  # hosts audited at once
+    deadline_s: float = Field(default=300.0, ge=1)  # per host
+    connect_timeout_s: float = Field(default=10.0, ge=1)
+    all_ports: bool = False  # nmap scans every TCP port instead of the top 1000
+    trust_ca: Path | None = None  # a CA file trusted for TLS besides the system store
+    # Add the targets to this open run and leave it open (re-verification in batches); None: a new run.
+    append_to: RunId | None = None
+    leave_open: bool = False  # a new run stays open too: its caller appends more and closes it
+    record: dict[str, Any] = Field(default_factory=dict)  # more options recorded with the run (no secrets)
+
+
+CollectorFactory = Callable[[AuditOptions], Collector]
+NetworkObserver = Callable[[NetworkPlan, AuditOptions, Mapping[str, InsideView]], Any]
+
+
+def ssh_collector(options: AuditOptions) -> Collector:
+    from auditor.collectors.ssh.collector import SshCollector  # paramiko only when a run really needs it
+
+    return SshCollector(options.known_hosts, connect_timeout_s=options.connect_timeout_s, deadline_s=options.deadline_s)
+
+
+class AuditService:
+    """Plan → collect → evaluate → store, with typed progress events. Collectors are injected, so tests drive
+    the service with fakes; by default servers are audited over SSH and networks with the real agents."""
+
+    def __init__(
+        self,
+        store: Store,
+        content: Content,
+        *,
+        collector: CollectorFactory = ssh_collector,
+        network: NetworkObserver | None = None,
+    ) -> None:
+        self.store = store
+        self.content = content
+        self._collector = collector
+        self._network = network or self._observe_network
+
+    # -- planning ----------------------------------------------------------------------------------------------
+
+    def plan(self, scope: AuditScope) -> AuditPlan:
+        """The run's plan; raises ConfigError (unknown agency, host or check) before anything is recorded."""
+        wanted = scope.checks or tuple(dict.fromkeys(c for ids in scope.host_checks.values() for c in ids))
+        checks = self.content.select(wanted)
+        plan = plan_audit(
+            scope.inventory,
+            checks,
+            self.content.profile,
+            sources=self.content.sources,
+            agency_ids=scope.agencies,
+            host_names=scope.hosts,
+            only=scope.only,
+            host_checks=scope.host_checks,
+        )
+        if not plan.hosts and scope.only in (None, Only.ssh) and plan.network is None:
+            raise ConfigError("no hosts selected")
+        if plan.empty:
+            raise ConfigError("nothing to audit in the selected scope")
+        return plan
+
+    # -- the run -----------------------------------------------------------------------------------------------
+
+    def start_audit(self, scope: AuditScope, options: AuditOptions, on_event: EventSink | None = None) -> RunId:
+        """Plan, record and run one audit to its end; returns its run id.
+
+        Every target is stored the moment it finishes. Ctrl-C ends the run as ``interrupted`` (finished targets
+        kept, the others recorded as interrupted errors); any other exception marks it ``failed`` and is raised.
+        Events come in order from this thread, except ``HostStarted``, which comes from the host's worker thread.
+        """
+        plan = self.plan(scope)
+        emit = on_event or (lambda _event: None)
+        run_id = options.append_to or self.store.start_run(
+            __version__, self.content.version, scope.inventory_sha256, self._recorded_options(scope, options)
+        )
+        tally = RunTally()
+        emit(
+            RunStarted(
+                run_id=run_id,
+                servers=len(plan.hosts),
+                agencies=len(plan.agencies),
+                checks=plan.checks,
+                network_agencies=len(plan.network.agencies) if plan.network else 0,
+            )
+        )
+        try:
+            tally.interrupted = self._run(run_id, plan, options, tally, emit)
+        except BaseException:
+            if self._closes(options):
+                self.store.finish_run(run_id, RunStatus.failed)  # finished targets stay stored
+            raise
+        status = RunStatus.interrupted if tally.interrupted else RunStatus.completed
+        if self._closes(options):
+            self.store.finish_run(run_id, status)
+        emit(RunFinished(run_id=run_id, status=status, tally=tally))
+        return run_id
+
+    @staticmethod
+    def _closes(options: AuditOptions) -> bool:
+        return options.append_to is None and not options.leave_open
+
+    def _run(self, run_id: str, plan: AuditPlan, options: AuditOptions, tally: RunTally, emit: EventSink) -> bool:
+        def record(agency: Agency, result: HostResult) -> None:
+            result = self._with_requirements(result)
+            self.store.save_host_result(run_id, agency, result)
+            tally.add(result)
+            emit(finished_event(run_id, result))
+
+        for agency_plan in plan.agencies:  # nothing to observe: recorded first, as items awaiting evidence
+            record(agency_plan.agency, agency_result(agency_plan))
+        inside: dict[str, InsideView] = {}
+
+        inside_sources = plan.network.inside if plan.network else ()
+
+        def host_done(host_plan: HostPlan, result: HostResult) -> None:
+            record(host_plan.agency, result)
+            view = _inside_view(result, inside_sources)
+            if view is not None:
+                inside[view.address] = view
+
+        def host_started(host_plan: HostPlan) -> None:
+            emit(
+                HostStarted(
+                    run_id=run_id,
+                    agency_id=host_plan.agency.id,
+                    host_name=host_plan.host.name,
+                    address=host_plan.host.address,
+                )
+            )
+
+        if plan.hosts:
+            collector = self._collector(options)
+            if audit_hosts(plan.hosts, collector, options.concurrency, host_done, host_started):
+                return True
+        if plan.network is not None:
+            try:
+                for agency, result in self._network(plan.network, options, inside):
+                    record(agency, result)
+            except KeyboardInterrupt:
+                return True
+        return False
+
+    def _observe_network(self, plan: NetworkPlan, options: AuditOptions, inside: Mapping[str, InsideView]) -> Any:
+        from auditor.collectors.network.nmap import ScanOptions  # nmap and TLS code only when the run scans
+        from auditor.service.network import NetworkOptions, observe_network
+
+        network_options = NetworkOptions(
+            scan=ScanOptions(ports="all" if options.all_ports else "top"), extra_ca=options.trust_ca
+        )
+        return observe_network(plan, self.content.profile, network_options, inside)
+
+    def _with_requirements(self, result: HostResult) -> HostResult:
+        """The one place findings get the clauses that name their check (from the catalogues)."""
+        refs = self.content.requirements
+        findings = tuple(f.model_copy(update={"requirements": refs.get(f.check_id, ())}) for f in result.findings)
+        return result.model_copy(update={"findings": findings})
+
+    @staticmethod
+    def _recorded_options(scope: AuditScope, options: AuditOptions) -> dict[str, Any]:
+        inventory = scope.inventory
+        agencies = [inventory.agency(a) for a in scope.agencies] if scope.agencies else list(inventory.agencies)
+        return {
+            "agencies": list(scope.agencies),
+            "hosts": list(scope.hosts) or sorted(scope.host_checks),
+            "checks": list(scope.checks) or sorted({c for ids in scope.host_checks.values() for c in ids}),
+            "only": scope.only.value if scope.only else None,
+            "concurrency": options.concurrency,
+            "deadline_s": options.deadline_s,
+            # What the officer declared in scope, for the report's cover (no credentials here).
+            "scope": {
+                agency.id: {
+                    "hosts": [
+                        f"{h.name} ({h.address}:{h.port})"
+                        for h in agency.hosts
+                        if not scope.hosts or h.name in scope.hosts
+                    ],
+                    "websites": [str(url) for url in agency.websites],
+                    "networks": [str(net) for net in agency.networks],
+                }
+                for agency in agencies
+            },
+            **options.record,
+        }
+
+
+def _inside_view(result: HostResult, sources: tuple[str, ...]) -> InsideView | None:
+    """The host's own view of its listening sockets, from the first shared source the network checks join."""
+    for source_id in sources:
+        wanted = source_probe_id(source_id)
+        observation = next((o for o in result.observations if o.probe_id == wanted), None)
+        if observation is not None and observation.exit_code == 0:
+            return InsideView(result.address, tuple(listening_sockets(observation.stdout_text)), wanted)
+    return None

@@ -1,0 +1,238 @@
+"""Runs: open, close, find and list them, with live counts of their targets and findings."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auditor.errors import NotFoundError, StoreError
+from auditor.store.base import StoreBase, escape_like
+from auditor.store.rows import aware, run_summary
+from auditor.store.schema import FindingRecord, RunHostRecord, RunRecord
+from auditor.store.views import RunStatus, RunSummary, TargetCounts, empty_status_counts
+
+_SECRET_WORDS = ("password", "passphrase", "secret", "token", "private_key", "credential")
+_FINAL_STATUSES = frozenset({RunStatus.completed, RunStatus.interrupted, RunStatus.failed})
+RunCounts = tuple[TargetCounts, dict[str, int]]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A short id a person can type: ``r-YYYYMMDD-HHMMSS-xxxx`` (UTC, 4 random hex digits)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"r-{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def _check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options must be JSON and carry no secrets (by key name); returns a JSON-normalised copy."""
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                lowered = str(key).lower()
+                if any(word in lowered for word in _SECRET_WORDS):
+                    raise ValueError(f"run options must not carry secrets: {path}{key}")
+                walk(item, f"{path}{key}.")
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{path}{index}.")
+
+    walk(options, "")
+    try:
+        normalised: dict[str, Any] = json.loads(json.dumps(dict(options), sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"run options must be JSON-serialisable: {exc}") from None
+    return normalised
+
+
+class RunStore(StoreBase):
+    # -- writes ------------------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        tool_version: str,
+        checklist_version: str,
+        inventory_sha256: str,
+        options: Mapping[str, Any],
+        *,
+        started_at: datetime | None = None,
+    ) -> str:
+        """Record a new run (status running), committed before returning its id."""
+        clean_options = _check_options(options)
+        moment = started_at or datetime.now(UTC)
+        for _attempt in range(5):
+            run_id = new_run_id(moment)
+            try:
+                with self._write() as session:
+                    session.add(
+                        RunRecord(
+                            id=run_id,
+                            started_at=moment,
+                            finished_at=None,
+                            status=RunStatus.running.value,
+                            tool_version=tool_version,
+                            checklist_version=checklist_version,
+                            inventory_sha256=inventory_sha256,
+                            options=clean_options,
+                            counts=None,
+                        )
+                    )
+                return run_id
+            except IntegrityError:  # the same second and the same 4 random hex digits: draw again
+                continue
+        raise StoreError("could not allocate a unique run id")
+
+    def finish_run(self, run_id: str, status: RunStatus | str = RunStatus.completed) -> None:
+        """Close a run: completed, interrupted or failed. Caches target and finding counts on the run row."""
+        final = RunStatus(status)
+        if final not in _FINAL_STATUSES:
+            raise ValueError(f"a run finishes as completed, interrupted or failed, not {final.value!r}")
+        with self._write() as session:
+            updated = session.execute(
+                update(RunRecord)
+                .where(RunRecord.id == run_id)
+                .values(status=final.value, finished_at=datetime.now(UTC))
+                .returning(RunRecord.id)
+            ).first()
+            if updated is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            targets, findings = self._counts(session, [run_id])[run_id]
+            session.execute(
+                update(RunRecord)
+                .where(RunRecord.id == run_id)
+                .values(counts={"targets": targets.model_dump(), "findings": findings})
+            )
+
+    def mark_stale_runs(self, older_than: timedelta = timedelta(hours=6)) -> list[str]:
+        """Mark ``running`` runs with no activity (start or last saved host) for ``older_than`` as interrupted."""
+        cutoff = datetime.now(UTC) - older_than
+        last_host = (
+            select(RunHostRecord.run_id, func.max(RunHostRecord.finished_at).label("last"))
+            .group_by(RunHostRecord.run_id)
+            .subquery()
+        )
+        with self._write() as session:
+            rows = session.execute(
+                select(RunRecord.id, RunRecord.started_at, last_host.c.last)
+                .outerjoin(last_host, last_host.c.run_id == RunRecord.id)
+                .where(RunRecord.status == RunStatus.running.value)
+            ).all()
+            stale = [
+                run_id
+                for run_id, started_at, last in rows
+                if max(started_at, aware(last) if last is not None else started_at) < cutoff
+            ]
+            if stale:
+                session.execute(
+                    update(RunRecord)
+                    .where(RunRecord.id.in_(stale), RunRecord.status == RunStatus.running.value)
+                    .values(status=RunStatus.interrupted.value, finished_at=datetime.now(UTC))
+                )
+        return sorted(stale)
+
+    # -- run id resolution -------------------------------------------------------------------------------------
+
+    def latest_run_id(self) -> str | None:
+        with self._read() as session:
+            return session.scalars(
+                select(RunRecord.id).order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(1)
+            ).first()
+
+    def resolve_run_id(self, ref: str) -> str:
+        """A full id, a unique prefix of one, or ``latest`` -> the full run id (NotFoundError otherwise)."""
+        wanted = ref.strip()
+        if not wanted:
+            raise NotFoundError("no run id given")
+        if wanted.lower() == "latest":
+            latest = self.latest_run_id()
+            if latest is None:
+                raise NotFoundError("there are no runs yet")
+            return latest
+        with self._read() as session:
+            if session.get(RunRecord, wanted) is not None:
+                return wanted
+            matches = list(
+                session.scalars(
+                    select(RunRecord.id)
+                    .where(RunRecord.id.like(f"{escape_like(wanted)}%", escape="\\"))
+                    .order_by(RunRecord.id)
+                    .limit(6)
+                )
+            )
+        if not matches:
+            raise NotFoundError(f"no run matches {wanted!r}")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+            raise NotFoundError(f"run id {wanted!r} is ambiguous: {shown}")
+        return matches[0]
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    def list_runs(self, limit: int = 20) -> list[RunSummary]:
+        """The newest runs first."""
+        with self._read() as session:
+            records = list(
+                session.scalars(
+                    select(RunRecord).order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(limit)
+                )
+            )
+            counts = self._counts(session, [r.id for r in records])
+        return [run_summary(r, *counts[r.id]) for r in records]
+
+    def get_run(self, run_ref: str) -> RunSummary:
+        run_id = self.resolve_run_id(run_ref)
+        with self._read() as session:
+            record = session.get(RunRecord, run_id)
+            if record is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            counts = self._counts(session, [run_id])
+        return run_summary(record, *counts[run_id])
+
+    def previous_run(self, run_ref: str, agency_id: str) -> str | None:
+        """The latest run started before ``run_ref`` that audited ``agency_id`` (any of its targets), or None."""
+        run_id = self.resolve_run_id(run_ref)
+        with self._read() as session:
+            current = session.get(RunRecord, run_id)
+            if current is None:
+                return None
+            return session.scalars(
+                select(RunRecord.id)
+                .join(RunHostRecord, RunHostRecord.run_id == RunRecord.id)
+                .where(
+                    RunHostRecord.agency_id == agency_id,
+                    or_(
+                        RunRecord.started_at < current.started_at,
+                        and_(RunRecord.started_at == current.started_at, RunRecord.id < run_id),
+                    ),
+                )
+                .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+                .limit(1)
+            ).first()
+
+    @staticmethod
+    def _counts(session: Session, run_ids: list[str]) -> dict[str, RunCounts]:
+        """Live counts per run: targets by kind and state (servers apart from the rest), findings per status."""
+        if not run_ids:
+            return {}
+        targets: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
+        for run_id, kind, status, n in session.execute(
+            select(RunHostRecord.run_id, RunHostRecord.kind, RunHostRecord.status, func.count())
+            .where(RunHostRecord.run_id.in_(run_ids))
+            .group_by(RunHostRecord.run_id, RunHostRecord.kind, RunHostRecord.status)
+        ):
+            field = TargetCounts.field_for(kind, status)
+            targets[run_id][field] = targets[run_id].get(field, 0) + int(n)
+        findings: dict[str, dict[str, int]] = {run_id: empty_status_counts() for run_id in run_ids}
+        for run_id, status, n in session.execute(
+            select(FindingRecord.run_id, FindingRecord.status, func.count())
+            .where(FindingRecord.run_id.in_(run_ids))
+            .group_by(FindingRecord.run_id, FindingRecord.status)
+        ):
+            findings[run_id][status] = int(n)
+        return {run_id: (TargetCounts(**targets[run_id]), findings[run_id]) for run_id in run_ids}
