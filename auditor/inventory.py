@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -99,11 +101,28 @@ class Inventory(StrictModel):
             raise ValueError(f"host names must be unique across agencies: {', '.join(shared)}")
         return self
 
+    def hosts_in(self, agency_ids: Sequence[str] = (), host_names: Sequence[str] = ()) -> list[tuple[Agency, Host]]:
+        """The (agency, host) pairs a narrowing selects, in inventory order; unknown names are refused."""
+        agencies = [self.agency(a) for a in agency_ids] if agency_ids else list(self.agencies)
+        pairs = [(agency, host) for agency in agencies for host in agency.hosts]
+        unknown = sorted(set(host_names) - {host.name for _, host in pairs})
+        if unknown:
+            raise InventoryError(f"unknown host name(s) in the selected agencies: {', '.join(unknown)}")
+        return [(agency, host) for agency, host in pairs if not host_names or host.name in host_names]
+
     def agency(self, agency_id: str) -> Agency:
         for agency in self.agencies:
             if agency.id == agency_id:
                 return agency
         raise InventoryError(f"no agency with id {agency_id!r} (known: {', '.join(a.id for a in self.agencies)})")
+
+
+def file_sha256(path: Path) -> str:
+    """The inventory file's hash, recorded with each run (what exactly was audited)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def load_inventory(path: Path) -> Inventory:

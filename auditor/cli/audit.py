@@ -52,26 +52,52 @@ def audit(
     ] = False,
 ) -> None:
     """Audit the inventory's servers over SSH and from the network; store findings with their evidence."""
-    from auditor.service.audit import AuditOptions, AuditScope, AuditService
+    from auditor.inventory import file_sha256, load_inventory
     from auditor.settings import default_known_hosts
 
     view = _ProgressView()
-    with errors_to_exit():
-        scope = AuditScope.from_file(
-            inventory, agencies=tuple(agency or ()), hosts=tuple(host or ()), checks=tuple(check or ()), only=only
-        )
-        options = AuditOptions(
-            known_hosts=known_hosts or default_known_hosts(),
-            concurrency=concurrency,
-            deadline_s=deadline,
-            connect_timeout_s=connect_timeout,
-            all_ports=all_ports,
-            trust_ca=trust_ca,
-        )
-        service = AuditService(open_db(db), load(content_dir))
-        with view:
-            service.start_audit(scope, options, on_event=view.show)
-        view.print_summary()
+    collector = None
+    try:
+        with errors_to_exit():
+            inv = load_inventory(inventory)
+            known = known_hosts or default_known_hosts()
+            if only in (None, Only.ssh):
+                from auditor.collectors.ssh.collector import SshCollector
+
+                collector = SshCollector(known, connect_timeout_s=connect_timeout, deadline_s=deadline)
+                # The first hosts' handshakes start now and overlap with loading the content and the store.
+                selected = inv.hosts_in(agency or (), host or ())
+                collector.prepare([h for _, h in selected[:concurrency]])
+            from auditor.service.audit import AuditOptions, AuditScope, AuditService, ssh_collector
+
+            scope = AuditScope(
+                inventory=inv,
+                inventory_sha256=file_sha256(inventory),
+                agencies=tuple(agency or ()),
+                hosts=tuple(host or ()),
+                checks=tuple(check or ()),
+                only=only,
+            )
+            options = AuditOptions(
+                known_hosts=known,
+                concurrency=concurrency,
+                deadline_s=deadline,
+                connect_timeout_s=connect_timeout,
+                all_ports=all_ports,
+                trust_ca=trust_ca,
+            )
+            prepared = collector
+            service = AuditService(
+                open_db(db),
+                load(content_dir),
+                collector=(lambda _options: prepared) if prepared is not None else ssh_collector,
+            )
+            with view:
+                service.start_audit(scope, options, on_event=view.show)
+            view.print_summary()
+    finally:
+        if collector is not None:
+            collector.close()
     tally = view.tally
     if tally is None:  # pragma: no cover - start_audit always ends with RunFinished or raises
         raise typer.Exit(ExitCode.errors)

@@ -9,7 +9,6 @@ the tally and closes the run, reporting typed progress events on the way.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from auditor.content.sources import source_probe_id
 from auditor.errors import ConfigError
 from auditor.evaluation.findings import HostResult
 from auditor.evaluation.parsers import listening_sockets
-from auditor.inventory import Agency, Inventory, load_inventory
+from auditor.inventory import Agency, Inventory, file_sha256, load_inventory
 from auditor.service.events import (
     EventSink,
     HostStarted,
@@ -58,11 +57,7 @@ class AuditScope(BaseModel):
 
     @classmethod
     def from_file(cls, path: Path, **narrowing: Any) -> AuditScope:
-        return cls(
-            inventory=load_inventory(path),
-            inventory_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            **narrowing,
-        )
+        return cls(inventory=load_inventory(path), inventory_sha256=file_sha256(path), **narrowing)
 
 
 class AuditOptions(BaseModel):

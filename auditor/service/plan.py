@@ -210,10 +210,7 @@ def plan_audit(
     if host_checks:
         host_names = list(host_checks)
     agencies = [inventory.agency(a) for a in agency_ids] if agency_ids else list(inventory.agencies)
-    known_hosts = {host.name for agency in agencies for host in agency.hosts}
-    unknown = sorted(set(host_names) - known_hosts)
-    if unknown:
-        raise InventoryError(f"unknown host name(s) in the selected agencies: {', '.join(unknown)}")
+    selected = inventory.hosts_in(agency_ids, host_names)
     agents = agents_for(only)
     net_checks = network_checks(checks, agents)
     inside = list(
@@ -225,9 +222,7 @@ def plan_audit(
             plan_host(
                 agency, host, _checks_of(host.name, checks, host_checks), profile, sources=sources, also_collect=inside
             )
-            for agency in agencies
-            for host in agency.hosts
-            if not host_names or host.name in host_names
+            for agency, host in selected
         ]
     # Manual items belong to a whole audit of agencies: not to a few hosts, nor to one network agent alone.
     whole = not host_names and only in (None, Only.ssh)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -19,6 +21,13 @@ from auditor.evaluation.observations import HostObservations, ProbeRequest
 from auditor.inventory import Host
 
 TransportFactory = Callable[[Host, Path, float], Transport]
+PREPARE_AT_ONCE = 8  # handshakes started ahead of collection, at most, at a time
+
+
+def _close_transport(future: Future[Transport]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
 
 _STDERR_LINE_MAX = 200
 
@@ -147,6 +156,43 @@ class SshCollector:
         self.connect_timeout_s = connect_timeout_s
         self.deadline_s = deadline_s
         self.transport_factory = transport_factory
+        self._prepared: dict[tuple[str, str, int], Future[Transport]] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, hosts: Sequence[Host]) -> None:
+        """Start connecting to these hosts now, in the background (at most PREPARE_AT_ONCE at a time).
+
+        A connection's handshake is most of a host's round trips; started early, it overlaps with
+        whatever the caller does before collecting (loading content, opening the store, planning).
+        ``collect`` takes a prepared connection, or raises the error connecting gave; ``close``
+        drops those never used. Host keys are checked exactly as when connecting in ``collect``.
+        """
+        if not hosts:
+            return
+        pool = ThreadPoolExecutor(max_workers=min(len(hosts), PREPARE_AT_ONCE), thread_name_prefix="connect")
+        with self._lock:
+            for host in hosts:
+                key = (host.name, host.address, host.port)
+                if key not in self._prepared:
+                    self._prepared[key] = pool.submit(
+                        self.transport_factory, host, self.known_hosts_path, self.connect_timeout_s
+                    )
+        pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Close the prepared connections nobody collected (each as soon as its handshake ends)."""
+        with self._lock:
+            unused = list(self._prepared.values())
+            self._prepared.clear()
+        for future in unused:
+            future.add_done_callback(_close_transport)
+
+    def _transport(self, host: Host) -> Transport:
+        with self._lock:
+            prepared = self._prepared.pop((host.name, host.address, host.port), None)
+        if prepared is not None:
+            return prepared.result()  # the connect error, if any, is raised here as it would be below
+        return self.transport_factory(host, self.known_hosts_path, self.connect_timeout_s)
 
     def collect(self, host: Host, requests: Sequence[ProbeRequest]) -> HostObservations:
         started_at = datetime.now(UTC)
@@ -155,7 +201,7 @@ class SshCollector:
         # ValueError: bad requests or probe_jobs
         jobs = host.probe_jobs or self.probe_jobs
         script = build_script(requests, token, os_family_hint=host.os_family, jobs=jobs)
-        transport = self.transport_factory(host, self.known_hosts_path, self.connect_timeout_s)
+        transport = self._transport(host)
         try:
             command = "sudo -n sh -s" if host.sudo else "sh -s"
             remaining = max(1.0, self.deadline_s - (time.monotonic() - begun))

@@ -25,7 +25,8 @@ concurrently to the same pipe never mix)::
     T skip <id> <family>
     T done                                      T done
 
-``d`` lines carry one line of the base64 encoding (RFC 4648 alphabet, wrapped) of the probe's stdout
+``d`` lines carry a piece of the base64 encoding (RFC 4648 alphabet; whole 76-character lines of
+``base64`` joined up to about 1 KiB) of the probe's stdout
 (on channel stdout) or stderr (on channel stderr), capped on the target to whole lines holding at least
 ``output_cap + 1`` bytes so the parser can tell that the cap was exceeded; ``<seq>`` numbers them 1, 2,
 3... per id and channel. The ``n`` line closes that stream's part of the record: how many ``d`` lines
@@ -63,6 +64,9 @@ SCRIPT_VERSION = 2
 KILL_AFTER_S = 2  # grace between TERM and KILL when a probe overruns its time limit
 FACTS_ID = "@facts"
 RENICE = 10  # the whole script runs at this lower CPU priority
+# base64 lines (76 characters each, a multiple of 4) are joined into data lines of about this many
+# characters: less framing to send and parse, one write() each, still far below PIPE_BUF (4096).
+JOINED_CHARS = 1024
 MAX_JOBS = 64  # probes run at once, at most
 MAX_REQUESTS = 999  # job numbers travel through the queue pipe as three digits
 
@@ -108,8 +112,9 @@ unset IFS CDPATH ENV BASH_ENV
 unset -f timeout head cat base64 date sh kill wait printf uname id systemctl awk dd renice echo command 2>/dev/null
 """
 
-# _atag turns base64 lines into `T d <id> <seq> <b64>` lines, one write() each (fflush() after every print:
-# stdio would otherwise hand the pipe 4 KiB blocks that cut lines), then closes the part with
+# _atag joins base64 lines into `T d <id> <seq> <b64>` lines of about JOINED_CHARS characters, one
+# write() each (fflush() after every print: stdio would otherwise hand the pipe 4 KiB blocks that cut
+# lines), then closes the part with
 # `T n <id> <o|e> <lines> <chars>`. fflush() is in mawk, gawk and busybox awk. It is also the output cap:
 # it keeps whole base64 lines until it holds the characters of cap + 1 bytes, and reads the rest
 # without keeping it, so a probe never dies of a closed pipe however much it prints (what it prints
@@ -128,8 +133,8 @@ unset -f timeout head cat base64 date sh kill wait printf uname id systemctl awk
 # the probes run one after another in the main shell, as with jobs=1.
 _FUNCTIONS = r"""_atag() {
   awk -v d="$_at d $1 " -v n="$_at n $1 $2 " -v m="$3" '
-    c < m { k++; print d k " " $0; fflush(); c += length($0) }
-    END { printf "%s%d %d\n", n, k, c; fflush() }'
+    c < m { b = b $0; c += length($0); if (length(b) >= __JOIN__) { k++; print d k " " b; fflush(); b = "" } }
+    END { if (b != "") { k++; print d k " " b; fflush() } printf "%s%d %d\n", n, k, c; fflush() }'
 }
 _anow() {
   if read _au _ 2>/dev/null </proc/uptime; then _anow=${_au%.*}${_au#*.}0000000
@@ -275,6 +280,7 @@ def build_script(
         arms.append(f"    {number:03d}) {call} ;;")
     functions = (
         _FUNCTIONS.replace("__KILL_AFTER__", str(KILL_AFTER_S))
+        .replace("__JOIN__", str(JOINED_CHARS))
         .replace("__FAMILY_HINT__", hint)
         .replace("__FACTS_ID__", FACTS_ID)
     )
