@@ -46,6 +46,13 @@ class RequirementRef(StrictModel):
     clause: str  # exactly as the standard numbers it, e.g. "7.2.2.1"
 
 
+class RunStatus(StrEnum):
+    running = "running"
+    completed = "completed"
+    interrupted = "interrupted"  # the process stopped (Ctrl-C, or found stale) before the run was closed
+    failed = "failed"
+
+
 class Only(StrEnum):
     """One agent instead of all: the SSH audit, the network agents (nmap, TLS, SSH algorithms) or the web agent."""
 

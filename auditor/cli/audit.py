@@ -26,6 +26,8 @@ from auditor.textsafe import terminal_safe
 from auditor.vocabulary import Only, Status
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from auditor.service.events import AuditEvent, HostFinished, NetworkTargetFinished, RunTally
 
 app = typer.Typer()
@@ -88,7 +90,7 @@ def audit(
             )
             prepared = collector
             service = AuditService(
-                open_db(db),
+                lambda: open_db(db),  # opened while the first hosts work
                 load(content_dir),
                 collector=(lambda _options: prepared) if prepared is not None else ssh_collector,
             )
@@ -119,43 +121,49 @@ class _ProgressView:
     """Renders the service's events: a progress bar over the servers, then one table and one summary line."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        )
-        self.task = self.progress.add_task("servers", total=None)
         self.finished: list[HostFinished | NetworkTargetFinished] = []
         self.run_id = ""
         self.tally: RunTally | None = None
+        self.progress: Progress | None = None
+        if err_console.is_terminal:  # a live bar only where someone watches; logs get the lines alone
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self.task = self.progress.add_task("servers", total=None)
 
     def __enter__(self) -> _ProgressView:
-        self.progress.start()
+        if self.progress is not None:
+            self.progress.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.progress.stop()
+        if self.progress is not None:
+            self.progress.stop()
 
     def show(self, event: AuditEvent) -> None:
         if event.kind == "run_started":
             self.run_id = event.run_id
-            self.progress.update(self.task, total=event.servers)
-            self.progress.console.print(
+            if self.progress is not None:
+                self.progress.update(self.task, total=event.servers)
+            err_console.print(
                 f"run [bold]{event.run_id}[/]: {event.servers} server(s), {event.checks} check(s)"
                 + (f", network view of {event.network_agencies} agenc(ies)" if event.network_agencies else "")
             )
         elif event.kind == "host_finished":
             self.finished.append(event)
-            if event.target_kind == "host":
+            if event.target_kind == "host" and self.progress is not None:
                 self.progress.advance(self.task)
         elif event.kind == "network_target_finished":
             self.finished.append(event)
-            self.progress.update(self.task, description=f"network: {len(self.finished)} target(s)")
+            if self.progress is not None:
+                self.progress.update(self.task, description=f"network: {len(self.finished)} target(s)")
         elif event.kind == "run_finished":
             self.tally = event.tally
 

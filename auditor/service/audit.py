@@ -9,9 +9,10 @@ the tally and closes the run, reporting typed progress events on the way.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,10 +32,12 @@ from auditor.service.events import (
     RunTally,
     finished_event,
 )
-from auditor.service.hosts import Collector, agency_result, audit_hosts
+from auditor.service.hosts import Collector, HostPool, agency_result
 from auditor.service.plan import AuditPlan, HostPlan, NetworkPlan, plan_audit
-from auditor.store import RunStatus, Store
-from auditor.vocabulary import Only, RunId
+from auditor.vocabulary import Only, RunId, RunStatus
+
+if TYPE_CHECKING:
+    from auditor.store import Store
 
 
 class AuditScope(BaseModel):
@@ -93,16 +96,27 @@ class AuditService:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | Callable[[], Store],
         content: Content,
         *,
         collector: CollectorFactory = ssh_collector,
         network: NetworkObserver | None = None,
     ) -> None:
-        self.store = store
+        """``store`` is a Store, or what opens one: then it is opened when a run first needs it, after
+        that run's first hosts have started, so that opening it (and loading the database layer)
+        overlaps their work instead of delaying it."""
+        self._store: Store | None = None if callable(store) else store
+        self._open_store = store if callable(store) else None
         self.content = content
         self._collector = collector
         self._network = network or self._observe_network
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            assert self._open_store is not None  # noqa: S101 - set when no store was given
+            self._store = self._open_store()
+        return self._store
 
     # -- planning ----------------------------------------------------------------------------------------------
 
@@ -131,15 +145,25 @@ class AuditService:
     def start_audit(self, scope: AuditScope, options: AuditOptions, on_event: EventSink | None = None) -> RunId:
         """Plan, record and run one audit to its end; returns its run id.
 
-        Every target is stored the moment it finishes. Ctrl-C ends the run as ``interrupted`` (finished targets
-        kept, the others recorded as interrupted errors); any other exception marks it ``failed`` and is raised.
-        Events come in order from this thread, except ``HostStarted``, which comes from the host's worker thread.
+        The first hosts start at once and the run is recorded while they work. Every target is stored the
+        moment it finishes. Ctrl-C ends the run as ``interrupted`` (finished targets kept, the others
+        recorded as interrupted errors); any other exception marks it ``failed`` and is raised; if the run
+        cannot be recorded at all, the hosts under way finish unrecorded. Events come in order from this
+        thread, except ``HostStarted`` of hosts that start after the run was recorded, which comes from the
+        host's worker thread.
         """
         plan = self.plan(scope)
         emit = on_event or (lambda _event: None)
-        run_id = options.append_to or self.store.start_run(
-            __version__, self.content.version, scope.inventory_sha256, self._recorded_options(scope, options)
-        )
+        started = _StartedHosts(emit)
+        pool = HostPool(plan.hosts, self._collector(options), options.concurrency, started.host) if plan.hosts else None
+        try:
+            run_id = options.append_to or self.store.start_run(
+                __version__, self.content.version, scope.inventory_sha256, self._recorded_options(scope, options)
+            )
+        except BaseException:
+            if pool is not None:
+                pool.abandon()
+            raise
         tally = RunTally()
         emit(
             RunStarted(
@@ -150,9 +174,12 @@ class AuditService:
                 network_agencies=len(plan.network.agencies) if plan.network else 0,
             )
         )
+        started.recorded(run_id)
         try:
-            tally.interrupted = self._run(run_id, plan, options, tally, emit)
+            tally.interrupted = self._run(run_id, plan, pool, options, tally, emit)
         except BaseException:
+            if pool is not None:
+                pool.abandon()
             if self._closes(options):
                 self.store.finish_run(run_id, RunStatus.failed)  # finished targets stay stored
             raise
@@ -166,7 +193,15 @@ class AuditService:
     def _closes(options: AuditOptions) -> bool:
         return options.append_to is None and not options.leave_open
 
-    def _run(self, run_id: str, plan: AuditPlan, options: AuditOptions, tally: RunTally, emit: EventSink) -> bool:
+    def _run(
+        self,
+        run_id: str,
+        plan: AuditPlan,
+        pool: HostPool | None,
+        options: AuditOptions,
+        tally: RunTally,
+        emit: EventSink,
+    ) -> bool:
         def record(agency: Agency, result: HostResult) -> None:
             result = self._with_requirements(result)
             self.store.save_host_result(run_id, agency, result)
@@ -176,7 +211,6 @@ class AuditService:
         for agency_plan in plan.agencies:  # nothing to observe: recorded first, as items awaiting evidence
             record(agency_plan.agency, agency_result(agency_plan))
         inside: dict[str, InsideView] = {}
-
         inside_sources = plan.network.inside if plan.network else ()
 
         def host_done(host_plan: HostPlan, result: HostResult) -> None:
@@ -185,20 +219,8 @@ class AuditService:
             if view is not None:
                 inside[view.address] = view
 
-        def host_started(host_plan: HostPlan) -> None:
-            emit(
-                HostStarted(
-                    run_id=run_id,
-                    agency_id=host_plan.agency.id,
-                    host_name=host_plan.host.name,
-                    address=host_plan.host.address,
-                )
-            )
-
-        if plan.hosts:
-            collector = self._collector(options)
-            if audit_hosts(plan.hosts, collector, options.concurrency, host_done, host_started):
-                return True
+        if pool is not None and pool.deliver(host_done):
+            return True
         if plan.network is not None:
             try:
                 for agency, result in self._network(plan.network, options, inside):
@@ -248,6 +270,35 @@ class AuditService:
             },
             **options.record,
         }
+
+
+class _StartedHosts:
+    """``HostStarted`` events: hosts may start before the run is recorded; their events wait for its id."""
+
+    def __init__(self, emit: EventSink) -> None:
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._run_id: str | None = None
+        self._waiting: list[HostPlan] = []
+
+    def host(self, plan: HostPlan) -> None:
+        with self._lock:
+            if self._run_id is None:
+                self._waiting.append(plan)
+                return
+            run_id = self._run_id
+        self._emit(_host_started(run_id, plan))
+
+    def recorded(self, run_id: str) -> None:
+        with self._lock:
+            self._run_id = run_id
+            waiting, self._waiting = self._waiting, []
+        for plan in waiting:
+            self._emit(_host_started(run_id, plan))
+
+
+def _host_started(run_id: str, plan: HostPlan) -> HostStarted:
+    return HostStarted(run_id=run_id, agency_id=plan.agency.id, host_name=plan.host.name, address=plan.host.address)
 
 
 def _inside_view(result: HostResult, sources: tuple[str, ...]) -> InsideView | None:

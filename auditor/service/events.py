@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.evaluation.findings import HostResult, HostStatus
-from auditor.store.views import RunStatus
-from auditor.vocabulary import Status
+from auditor.vocabulary import RunStatus, Status
 
 
 class _Event(BaseModel):

@@ -88,35 +88,43 @@ def _finished_or_interrupted(future: Future[HostResult], plan: HostPlan) -> Host
     return error_result(plan, "interrupted", "run interrupted", _now())
 
 
-def audit_hosts(
-    plans: Sequence[HostPlan],
-    collector: Collector,
-    concurrency: int,
-    on_finished: Callable[[HostPlan, HostResult], None],
-    on_started: Callable[[HostPlan], None] | None = None,
-) -> bool:
-    """Audit every planned host with at most ``concurrency`` at once; returns True when interrupted.
+class HostPool:
+    """Audits the planned hosts, at most ``concurrency`` at once, from the moment it is made; the caller
+    takes the results with ``deliver`` (and can do other work meanwhile, such as recording the run)."""
 
-    ``on_finished`` runs in this (the calling) thread as each host finishes, so a crash or kill later in
-    the run keeps what it stored; ``on_started`` runs in the worker thread. On KeyboardInterrupt, hosts not
-    yet finished are handed over as ``interrupted`` errors and the pool is left without waiting for them.
-    """
+    def __init__(
+        self,
+        plans: Sequence[HostPlan],
+        collector: Collector,
+        concurrency: int,
+        on_started: Callable[[HostPlan], None] | None = None,
+    ) -> None:
+        def work(plan: HostPlan) -> HostResult:
+            if on_started is not None:
+                on_started(plan)
+            return audit_host(plan, collector)
 
-    def work(plan: HostPlan) -> HostResult:
-        if on_started is not None:
-            on_started(plan)
-        return audit_host(plan, collector)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="audit")
+        self._pending: dict[Future[HostResult], HostPlan] = {self._pool.submit(work, plan): plan for plan in plans}
 
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="audit")
-    pending: dict[Future[HostResult], HostPlan] = {pool.submit(work, plan): plan for plan in plans}
-    try:
-        for future in as_completed(pending):
-            result = future.result()
-            on_finished(pending.pop(future), result)
-    except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for future, plan in pending.items():
-            on_finished(plan, _finished_or_interrupted(future, plan))
-        return True
-    pool.shutdown(wait=True)
-    return False
+    def deliver(self, on_finished: Callable[[HostPlan, HostResult], None]) -> bool:
+        """Hand each result to ``on_finished`` in this thread as its host finishes; True when interrupted.
+
+        On KeyboardInterrupt, hosts not yet finished are handed over as ``interrupted`` errors and the
+        pool is left without waiting for them, so a crash or kill later keeps what was stored.
+        """
+        try:
+            for future in as_completed(self._pending):
+                result = future.result()
+                on_finished(self._pending.pop(future), result)
+        except KeyboardInterrupt:
+            self.abandon()
+            for future, plan in self._pending.items():
+                on_finished(plan, _finished_or_interrupted(future, plan))
+            return True
+        self._pool.shutdown(wait=True)
+        return False
+
+    def abandon(self) -> None:
+        """Start no more hosts and do not wait for those under way (what they find is not kept)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from auditor.evaluation.findings import HostStatus
 from auditor.evaluation.observations import HostFacts, ProbeOutcome
-from auditor.vocabulary import LocalizedText, RequirementRef, Severity, Status
-
-
-class RunStatus(StrEnum):
-    running = "running"
-    completed = "completed"
-    interrupted = "interrupted"  # the process stopped (or was found stale) before finish_run
-    failed = "failed"
+from auditor.vocabulary import LocalizedText, RequirementRef, RunStatus, Severity, Status
 
 
 class _View(BaseModel):

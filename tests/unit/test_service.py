@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from auditor.collectors.network.inside import InsideView
-from auditor.content.catalogue import requirement_index
-from auditor.content.checks import Check, Profile
+from auditor.content.checks import Check
 from auditor.content.loader import Content, load_content
 from auditor.content.sources import Source
-from auditor.errors import ConfigError, ConnectError
+from auditor.errors import ConfigError, ConnectError, StoreError
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.observations import HostFacts, HostObservations, Observation, ProbeOutcome, ProbeRequest
 from auditor.inventory import Agency, Host, Inventory
@@ -301,6 +300,29 @@ def test_recorded_options_name_the_scope_without_secrets(store: Store) -> None:
     assert "key_file" not in str(options) and str(KEY) not in str(options)
 
 
-def test_requirement_index_of_the_shipped_catalogues_is_what_the_service_attaches() -> None:
-    assert SHIPPED.requirements == requirement_index(SHIPPED.catalogues)
-    assert isinstance(SHIPPED.profile, Profile)
+
+def test_a_store_opener_is_opened_once_and_every_host_start_names_the_run(tmp_path: Path) -> None:
+    opened: list[Store] = []
+
+    def opener() -> Store:
+        opened.append(open_store(f"sqlite:///{tmp_path / 'late.db'}"))
+        return opened[-1]
+
+    events: list[AuditEvent] = []
+    service = AuditService(opener, CONTENT, collector=lambda _o: FakeCollector(), network=FakeNetwork())
+    run_id = service.start_audit(_scope(only=Only.ssh), OPTIONS, on_event=events.append)
+    assert len(opened) == 1 and service.store is opened[0]
+    started = [e for e in events if e.kind == "host_started"]
+    assert sorted(e.host_name for e in started) == ["web1", "web2"] and {e.run_id for e in started} == {run_id}
+    first_started = next(i for i, e in enumerate(events) if e.kind == "host_started")
+    assert isinstance(events[0], RunStarted) and first_started > 0  # never before the run is known
+    assert opened[0].get_run(run_id).targets.servers_ok == 2
+
+
+def test_a_run_that_cannot_be_recorded_raises(tmp_path: Path) -> None:
+    def opener() -> Store:
+        raise StoreError("cannot open the audit store at sqlite:///nowhere: disk I/O error")
+
+    service = AuditService(opener, CONTENT, collector=lambda _o: FakeCollector(), network=FakeNetwork())
+    with pytest.raises(StoreError, match="cannot open"):
+        service.start_audit(_scope(only=Only.ssh), OPTIONS)
