@@ -64,12 +64,10 @@ class Selection(BaseModel):
         return "key " + ",".join(self.key) + (f" split {self.split!r}" if self.split else "")
 
 
-def select_text(selection: Selection, text: str) -> str:
-    """The part of ``text`` (a shared source's stdout) that ``selection`` takes, as lines."""
-    if selection.parse is not None:
-        return PARSERS[selection.parse](text)
+def _keyed_lines(selection: Selection, text: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Lines whose key the selection names, by key: (line as written, key as written, value)."""
     wanted = [k.casefold() if selection.ignore_case else k for k in selection.key]
-    found: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, list[tuple[str, str, str]]] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -84,21 +82,29 @@ def select_text(selection: Selection, text: str) -> str:
         value = parts[1].strip() if len(parts) > 1 else ""
         name = parts[0].casefold() if selection.ignore_case else parts[0]
         if name in wanted and value:
-            found.setdefault(name, []).append((parts[0], value))
-    if selection.first_key:
-        first = next((k for k in wanted if k in found), None)
-        found = {first: found[first]} if first is not None else {}
+            found.setdefault(name, []).append((raw, parts[0], value))
+    present = [k for k in wanted if k in found]
+    chosen = present[:1] if selection.first_key else present
+    return {k: (found[k][-1:] if selection.last else found[k]) for k in chosen}
+
+
+def select_text(selection: Selection, text: str) -> str:
+    """The part of ``text`` (a shared source's stdout) that ``selection`` takes, as lines."""
+    if selection.parse is not None:
+        return PARSERS[selection.parse](text)
     lines: list[str] = []
-    for name in wanted:
-        pairs = found.get(name, [])
-        for key, value in pairs[-1:] if selection.last else pairs:
+    for matches in _keyed_lines(selection, text).values():
+        for _raw, key, value in matches:
             value = value.lower() if selection.lower else value
             items = [v.strip() for v in value.split(selection.split)] if selection.split else [value]
-            for item in items:
-                if selection.show_key:
-                    lines.append(f"{key}{selection.separator or ' '}{item}")
-                else:
-                    lines.append(item)
+            lines += [f"{key}{selection.separator or ' '}{item}" if selection.show_key else item for item in items]
     if not lines and selection.default is not None:
         return selection.default
     return "\n".join(lines)
+
+
+def source_lines(selection: Selection | None, text: str) -> list[str]:
+    """The lines of the source's own output a selection reads, as written there (to show as evidence)."""
+    if selection is None or selection.parse is not None:
+        return text.splitlines()
+    return [raw for matches in _keyed_lines(selection, text).values() for raw, _key, _value in matches]

@@ -7,7 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from auditor.content.catalogue import Catalogue
+from auditor.content.checks import Probe
 from auditor.content.loader import Content
+from auditor.content.select import source_lines
+from auditor.content.sources import SOURCE_PREFIX
 from auditor.errors import NotFoundError
 from auditor.governance.resolve import Resolved
 from auditor.reports.diff import diff_view
@@ -142,7 +145,7 @@ def build_agency_report(
         manual_items=_manual_items(
             [f for f in findings if effective_status(f, resolved) == "manual"], content, texts, t
         ),
-        evidence=_evidence(store, failing),
+        evidence=_evidence(store, failing, content),
         diff=_diff(store, run, agency_id, texts),
     )
 
@@ -246,31 +249,51 @@ def _manual_items(
     return tuple(sorted(items, key=lambda i: (SEVERITY_ORDER.index(i.severity), i.check_id)))
 
 
-def _evidence(store: Store, failing: Sequence[FindingRow]) -> tuple[EvidenceView, ...]:
+def _evidence(store: Store, failing: Sequence[FindingRow], content: Content) -> tuple[EvidenceView, ...]:
     checks_of: dict[int, list[str]] = {}
     for finding in failing:
         if finding.evidence_id is not None:
             checks_of.setdefault(finding.evidence_id, []).append(finding.check_id)
-    views = [
-        EvidenceView(
-            ref=f"ev-{row.id}",
-            host_name=row.host_name,
-            probe_id=row.probe_id,
-            check_ids=tuple(sorted(set(checks_of[row.id]))),
-            collected_at=row.collected_at,
-            outcome=row.outcome.value,
-            exit_code=row.exit_code,
-            duration_s=row.duration_s,
-            sha256=row.sha256,
-            verified=bool(row.verified),
-            truncated_on_target=row.truncated,
-            command=inert_str(row.command, COMMAND_LIMIT),
-            stdout=inert_bytes(row.stdout, STDOUT_LIMIT),
-            stderr=inert_bytes(row.stderr, STDERR_LIMIT),
+    views = []
+    for row in store.evidence(checks_of, verify=True).values():
+        check_ids = tuple(sorted(set(checks_of[row.id])))
+        stdout, excerpt = inert_bytes(row.stdout, STDOUT_LIMIT), False
+        if row.probe_id.startswith(SOURCE_PREFIX):  # a shared source: show the lines these checks read
+            lines = _read_lines(content, check_ids, row.stdout_text)
+            if lines is not None:
+                stdout, excerpt = inert_bytes("\n".join(lines).encode(), STDOUT_LIMIT), True
+        views.append(
+            EvidenceView(
+                ref=f"ev-{row.id}",
+                host_name=row.host_name,
+                probe_id=row.probe_id,
+                check_ids=check_ids,
+                collected_at=row.collected_at,
+                outcome=row.outcome.value,
+                exit_code=row.exit_code,
+                duration_s=row.duration_s,
+                sha256=row.sha256,
+                verified=bool(row.verified),
+                truncated_on_target=row.truncated,
+                command=inert_str(row.command, COMMAND_LIMIT),
+                stdout=stdout,
+                stdout_excerpt=excerpt,
+                stdout_bytes=len(row.stdout),
+                stderr=inert_bytes(row.stderr, STDERR_LIMIT),
+            )
         )
-        for row in store.evidence(checks_of, verify=True).values()
-    ]
     return tuple(sorted(views, key=lambda v: (v.host_name, v.probe_id)))
+
+
+def _read_lines(content: Content, check_ids: Sequence[str], text: str) -> list[str] | None:
+    """The source's lines the checks were judged on, in source order (None: a check is unknown here)."""
+    wanted: set[str] = set()
+    for check_id in check_ids:
+        check = content.checks.get(check_id)
+        if check is None or not isinstance(check.probe, Probe):
+            return None
+        wanted.update(source_lines(check.probe.select, text))
+    return [line for line in text.splitlines() if line in wanted]
 
 
 def _diff(store: Store, run: RunSummary, agency_id: str, texts: _Texts) -> DiffView | None:

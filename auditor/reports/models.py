@@ -123,6 +123,8 @@ class EvidenceView(_View):
     truncated_on_target: bool
     command: TrimmedText
     stdout: TrimmedText
+    stdout_excerpt: bool = False  # a shared source: only the lines the checks above read
+    stdout_bytes: int = 0  # of the whole stored stdout
     stderr: TrimmedText
 
 

@@ -234,3 +234,22 @@ def test_pdf_keeps_vietnamese_and_shows_hostile_text(store: Store, tmp_path: Pat
     decoded = text.decode("utf-8")
     assert "Khắc phục" in decoded and "Báo Sóc Trăng" in decoded
     assert "<script>alert('xss')</script>" in decoded  # shown as text, never interpreted
+
+
+def test_a_shared_source_is_one_evidence_entry_showing_the_lines_its_checks_read(store: Store) -> None:
+    sshd_t = b"port 22\naddressfamily any\npermitrootlogin yes\nx11forwarding yes\nmaxsessions 10\n"
+    shared = host_result(
+        "web-01", {"sshd_permit_root_login_disabled": F, "sshd_x11_forwarding_disabled": F}, stdout=sshd_t
+    )
+    record = shared.observations[0].model_copy(update={"probe_id": "source.sshd_effective", "command": "sshd -T"})
+    findings = tuple(f.model_copy(update={"evidence_probe_id": record.probe_id}) for f in shared.findings)
+    shared = shared.model_copy(update={"observations": (record,), "findings": findings})
+    run_id = store_run(store, [shared, agency_result()], {AGENCY.id: AGENCY}, T0)
+    report = build_agency_report(store, content(), run_id, AGENCY.id, lang="vi")
+    (evidence,) = report.evidence
+    assert evidence.probe_id == "source.sshd_effective" and evidence.verified
+    assert evidence.check_ids == ("sshd_permit_root_login_disabled", "sshd_x11_forwarding_disabled")
+    assert evidence.stdout_excerpt and evidence.stdout_bytes == len(sshd_t)
+    assert evidence.stdout.text == "permitrootlogin yes\nx11forwarding yes"  # not the whole sshd -T
+    html = render_html(report)
+    assert "“auditor evidence”" in html and html.count('class="evidence"') == 1

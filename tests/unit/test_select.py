@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from auditor.content.checks import Probe
-from auditor.content.select import Selection, select_text
+from auditor.content.select import Selection, select_text, source_lines
 from auditor.evaluation.parsers import listening_ports, listening_sockets
 
 SSHD_T = """port 2222
@@ -76,6 +76,13 @@ def sel(**fields: object) -> Selection:
 )
 def test_selection(fields: dict[str, object], text: str, expected: str) -> None:
     assert select_text(sel(**fields), text) == expected
+
+
+def test_source_lines_are_the_lines_a_selection_reads_as_written() -> None:
+    assert source_lines(sel(key="permitrootlogin", last=True), SSHD_T) == ["PermitRootLogin yes"]
+    assert source_lines(sel(key="ciphers"), SSHD_T) == [SSHD_T.splitlines()[4]]
+    assert source_lines(sel(parse="listening_ports"), "a\nb") == ["a", "b"]  # a parser reads it all
+    assert source_lines(None, "x\ny") == ["x", "y"]
 
 
 @pytest.mark.parametrize(

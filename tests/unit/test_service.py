@@ -300,7 +300,6 @@ def test_recorded_options_name_the_scope_without_secrets(store: Store) -> None:
     assert "key_file" not in str(options) and str(KEY) not in str(options)
 
 
-
 def test_a_store_opener_is_opened_once_and_every_host_start_names_the_run(tmp_path: Path) -> None:
     opened: list[Store] = []
 
