@@ -10,7 +10,7 @@ the tally and closes the run, reporting typed progress events on the way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +81,7 @@ class AuditOptions(BaseModel):
 
 
 CollectorFactory = Callable[[AuditOptions], Collector]
-NetworkObserver = Callable[[NetworkPlan, AuditOptions, Mapping[str, InsideView]], Any]
+NetworkObserver = Callable[[NetworkPlan, AuditOptions, Mapping[str, InsideView]], Iterable[tuple[Agency, HostResult]]]
 
 
 def ssh_collector(options: AuditOptions) -> Collector:
@@ -229,7 +229,9 @@ class AuditService:
                 return True
         return False
 
-    def _observe_network(self, plan: NetworkPlan, options: AuditOptions, inside: Mapping[str, InsideView]) -> Any:
+    def _observe_network(
+        self, plan: NetworkPlan, options: AuditOptions, inside: Mapping[str, InsideView]
+    ) -> Iterable[tuple[Agency, HostResult]]:
         from auditor.collectors.network.nmap import ScanOptions  # nmap and TLS code only when the run scans
         from auditor.service.network import NetworkOptions, observe_network
 
