@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -468,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "kernel": platform.release(),
                 "cpus": os.cpu_count(),
-                "auditor": shutil.which("auditor") or auditor_command()[0],
+                "auditor_command": "console script" if len(auditor_command()) == 1 else "python -m auditor",
             },
             "summary": summary,
             "samples": [asdict(s) for s in samples],
