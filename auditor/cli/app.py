@@ -34,6 +34,8 @@ COMMANDS: dict[str, _Entry] = {
     "remediate": _Entry("auditor.cli.remediate", "app", "Fix failed findings with Ansible units; dry run first."),
     "checklist": _Entry("auditor.cli.checklist", "checklist_app", "Inspect and validate checklist content."),
     "hosts": _Entry("auditor.cli.hosts", "hosts_app", "Enrol hosts' SSH keys."),
+    "serve": _Entry("auditor.cli.serve", "app", "Serve the portal for the officer, the department and agencies."),
+    "users": _Entry("auditor.cli.users", "users_app", "Portal accounts: add, list, disable, passwd, role."),
 }
 
 

@@ -1,4 +1,5 @@
-"""Report UI strings in Vietnamese and English, read from auditor/locale/report.yml (text is data)."""
+"""UI strings in Vietnamese and English, read from auditor/locale/<name>.yml (text is data): ``report``
+for the reports, ``portal`` for the portal's own pages."""
 
 from __future__ import annotations
 
@@ -34,15 +35,15 @@ class Strings(BaseModel):
 
 
 @cache
-def catalogue() -> dict[str, Entry]:
-    text = (files("auditor.locale") / "report.yml").read_text(encoding="utf-8")
+def catalogue(name: str = "report") -> dict[str, Entry]:
+    text = (files("auditor.locale") / f"{name}.yml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     odd = [repr(key) for key in raw if not isinstance(key, str)]  # e.g. a bare `no:` reads as False
     if odd:
-        raise ValueError(f"auditor/locale/report.yml: keys must be strings: {', '.join(odd)}")
+        raise ValueError(f"auditor/locale/{name}.yml: keys must be strings: {', '.join(odd)}")
     return {key: Entry.model_validate(value) for key, value in raw.items()}
 
 
 @cache
-def strings(lang: Lang) -> Strings:
-    return Strings(lang=lang, table={key: getattr(entry, lang) for key, entry in catalogue().items()})
+def strings(lang: Lang, name: str = "report") -> Strings:
+    return Strings(lang=lang, table={key: getattr(entry, lang) for key, entry in catalogue(name).items()})

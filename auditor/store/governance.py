@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from auditor.errors import ConfigError, NotFoundError
 from auditor.governance.records import (
@@ -14,6 +15,7 @@ from auditor.governance.records import (
     Attestation,
     DocumentRef,
     PreparedAttestation,
+    PreparedDocument,
     Waiver,
     WaiverRequest,
     end_of_day,
@@ -38,45 +40,8 @@ class GovernanceStore(StoreBase):
 
     def record_attestations(self, prepared: list[PreparedAttestation], source: str, now: datetime) -> list[int]:
         """All rows in one transaction: either every attestation is stored, or none."""
-        ids = []
         with self._write() as session:
-            for item in prepared:
-                entry = item.entry
-                record = AttestationRecord(
-                    agency_id=entry.agency,
-                    check_id=entry.item,
-                    answer=entry.answer.value,
-                    justification=entry.justification,
-                    attested_by=entry.attested_by,
-                    attested_at=end_of_day(entry.attested_at).replace(hour=0, minute=0, second=0),
-                    valid_until=end_of_day(entry.valid_until),
-                    recorded_at=now,
-                    source=source,
-                )
-                session.add(record)
-                session.flush()
-                for document in item.documents:
-                    digest = hashlib.sha256(document.content).hexdigest()
-                    if session.get(DocumentRecord, digest) is None:
-                        session.add(
-                            DocumentRecord(
-                                sha256=digest,
-                                size=len(document.content),
-                                media_type=document.media_type,
-                                content=document.content,
-                                first_seen_at=now,
-                            )
-                        )
-                        session.flush()
-                    link = session.get(AttestationDocumentRecord, (record.id, digest))
-                    if link is None:
-                        session.add(
-                            AttestationDocumentRecord(
-                                attestation_id=record.id, document_sha256=digest, file_name=document.file_name
-                            )
-                        )
-                ids.append(record.id)
-        return ids
+            return [add_attestation(session, item, source, now) for item in prepared]
 
     def list_attestations(self, agency_id: str | None = None, as_of: datetime | None = None) -> list[Attestation]:
         with self._read() as session:
@@ -196,3 +161,48 @@ class GovernanceStore(StoreBase):
                     )
                 )
             return waivers
+
+
+def store_document(session: Session, document: PreparedDocument, now: datetime) -> str:
+    """Keep a document once by content; returns its SHA-256."""
+    digest = hashlib.sha256(document.content).hexdigest()
+    if session.get(DocumentRecord, digest) is None:
+        session.add(
+            DocumentRecord(
+                sha256=digest,
+                size=len(document.content),
+                media_type=document.media_type,
+                content=document.content,
+                first_seen_at=now,
+            )
+        )
+        session.flush()
+    return digest
+
+
+def add_attestation(session: Session, item: PreparedAttestation, source: str, now: datetime) -> int:
+    """One attestation with its documents, inside the caller's transaction; returns its id."""
+    entry = item.entry
+    record = AttestationRecord(
+        agency_id=entry.agency,
+        check_id=entry.item,
+        answer=entry.answer.value,
+        justification=entry.justification,
+        attested_by=entry.attested_by,
+        attested_at=end_of_day(entry.attested_at).replace(hour=0, minute=0, second=0),
+        valid_until=end_of_day(entry.valid_until),
+        recorded_at=now,
+        source=source,
+    )
+    session.add(record)
+    session.flush()
+    for document in item.documents:
+        digest = store_document(session, document, now)
+        if session.get(AttestationDocumentRecord, (record.id, digest)) is None:
+            session.add(
+                AttestationDocumentRecord(
+                    attestation_id=record.id, document_sha256=digest, file_name=document.file_name
+                )
+            )
+    session.flush()
+    return record.id

@@ -258,3 +258,143 @@ class RemediationRecord(Base):
     data_dir: Mapped[str] = mapped_column(Text, nullable=False)  # ansible-runner private data dir (evidence)
     selection: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+# -- the portal: accounts, sessions, activity, schedules, agency submissions, mail (migration 0005) ------------
+
+
+class UserRecord(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('officer', 'department', 'agency')", name="role"),
+        CheckConstraint("(role = 'agency') = (agency_id IS NOT NULL)", name="agency_bound"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    display_name: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # an agency user's one agency
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)  # argon2id, never the password
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class PortalSessionRecord(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is kept here."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the session token
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # logout or idle expiry
+    remote_addr: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ActivityRecord(Base):
+    """Who did what, when, from where: append-only (the store offers no update or delete)."""
+
+    __tablename__ = "activity_log"
+    __table_args__ = (Index("ix_activity_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)  # a username, "system" or "anonymous"
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the agency concerned, if one
+    target: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    remote_addr: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ScheduleRecord(Base):
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("only_agent IS NULL OR only_agent IN ('ssh', 'network', 'web')", name="only_agent"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: every agency
+    cron: Mapped[str] = mapped_column(String(120), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    only_agent: Mapped[str | None] = mapped_column(String(16), nullable=True)  # `--only`: one agent
+    paused: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # last due time handled
+
+
+class AuditLeaseRecord(Base):
+    """One row per agency being audited: no two runs of one agency at once, across server processes."""
+
+    __tablename__ = "audit_leases"
+
+    agency_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64), nullable=False)  # the process (and run) holding it
+    run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)  # renewed while the run lives
+
+
+class SubmissionRecord(Base):
+    """A document an agency uploaded for one of its manual items, awaiting an officer's decision."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_agency_id_check_id", "agency_id", "check_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    check_id: Mapped[str] = mapped_column(String(80), nullable=False)
+    document_sha256: Mapped[str] = mapped_column(String(64), ForeignKey("documents.sha256"), nullable=False)
+    file_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    submitted_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class SubmissionDecisionRecord(Base):
+    """An officer's answer to a submission, a row of its own (history is never edited)."""
+
+    __tablename__ = "submission_decisions"
+    __table_args__ = (CheckConstraint("decision IN ('accepted', 'rejected')", name="decision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    decided_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    attestation_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("attestations.id"), nullable=True)
+
+
+class MailRecord(Base):
+    """The outbox: every mail is written here first and sent (and retried) from here."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_sent_at_next_attempt_at", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # report | summary | reminder
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    agency_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    to_addr: Mapped[str] = mapped_column(Text, nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    attachment_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from auditor.store.accounts import AccountStore
+from auditor.store.activity import ActivityStore
 from auditor.store.evidence import EvidenceStore
 from auditor.store.exports import ExportStore
+from auditor.store.outbox import OutboxStore
 from auditor.store.remediations import RemediationStore
 from auditor.store.results import ResultStore
+from auditor.store.schedules import ScheduleStore
+from auditor.store.submissions import SubmissionStore
 
 
-class Store(ExportStore, ResultStore, EvidenceStore, RemediationStore):
+class Store(
+    ExportStore,
+    ResultStore,
+    EvidenceStore,
+    RemediationStore,
+    AccountStore,
+    ActivityStore,
+    ScheduleStore,
+    SubmissionStore,
+    OutboxStore,
+):
     """Runs (`runs`), results written per target (`results`), findings, resolutions and diffs (`findings`),
     evidence (`evidence`), exports (`exports`), attestations and waivers (`governance`), remediations
-    (`remediations`). Thread-safe; each call uses its own short session."""
+    (`remediations`), and for the portal: accounts and sessions (`accounts`), the activity log
+    (`activity`), schedules and audit leases (`schedules`), agency submissions (`submissions`) and the
+    mail outbox (`outbox`). Thread-safe; each call uses its own short session."""

@@ -160,3 +160,89 @@ class RemediationRow(_View):
     data_dir: str
     selection: dict[str, Any]
     outcome: dict[str, Any] | None
+
+
+# -- the portal ---------------------------------------------------------------------------------------------
+
+Role = Literal["officer", "department", "agency"]
+
+
+class UserRow(_View):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    agency_id: str | None
+    email: str | None
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime
+    password_changed_at: datetime
+
+
+class ActivityRow(_View):
+    id: int
+    at: datetime
+    actor: str
+    role: str | None
+    action: str
+    agency_id: str | None
+    target: str
+    detail: dict[str, Any]
+    remote_addr: str | None
+
+
+class ScheduleRow(_View):
+    id: int
+    agency_id: str | None  # None: every agency
+    cron: str
+    timezone: str
+    only_agent: str | None
+    paused: bool
+    removed_at: datetime | None
+    created_by: str
+    created_at: datetime
+    last_slot_at: datetime | None
+
+
+class LeaseRow(_View):
+    agency_id: str
+    holder: str
+    run_id: str | None
+    acquired_at: datetime
+    expires_at: datetime
+
+
+class SubmissionRow(_View):
+    id: int
+    agency_id: str
+    check_id: str
+    document_sha256: str
+    file_name: str
+    note: str
+    submitted_by: str
+    submitted_at: datetime
+    decision: Literal["accepted", "rejected"] | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    attestation_id: int | None = None
+
+
+class MailRow(_View):
+    id: int
+    kind: str
+    dedupe_key: str | None
+    run_id: str | None
+    agency_id: str | None
+    to_addr: str
+    subject: str
+    body: str
+    attachment_name: str | None
+    attachment: bytes | None
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None

@@ -1,0 +1,77 @@
+"""The portal application: ``create_app(config)`` for uvicorn. Every page module in ``auditor.portal.pages``
+contributes its ``router``; every route carries its access rule (``auditor.portal.access``)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from auditor.content.loader import Content, load_content
+from auditor.portal import pages
+from auditor.portal.access import NotSignedIn
+from auditor.portal.config import PortalConfig
+from auditor.portal.context import Portal, utcnow
+from auditor.portal.security import SecurityHeaders, load_secret
+from auditor.portal.web import portal_dir, render
+from auditor.store import Store, open_store
+
+# Background workers a portal process runs (the scheduler, the mail sender): each is a callable taking the
+# Portal and returning a stop function; registered by their packages, started and stopped with the app.
+Worker = Callable[[Portal], Callable[[], None]]
+
+
+def create_app(
+    config: PortalConfig,
+    *,
+    store: Store | None = None,
+    content: Content | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    workers: tuple[Worker, ...] = (),
+    tls: bool = False,
+) -> FastAPI:
+    portal = Portal.make(
+        config,
+        store or open_store(config.db_url),
+        content or load_content(list(config.content_dirs)),
+        load_secret(config.secret_file),
+        clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stops = [start(portal) for start in workers]
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                stop()
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.portal = portal
+    app.add_middleware(SecurityHeaders, hsts=tls)
+    app.mount("/static", StaticFiles(directory=str(portal_dir() / "static")), name="static")
+    for info in pkgutil.iter_modules(pages.__path__):
+        module = importlib.import_module(f"{pages.__name__}.{info.name}")
+        app.include_router(module.router)
+
+    @app.exception_handler(NotSignedIn)
+    async def sign_in_first(request: Request, _exc: NotSignedIn) -> Response:
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        return render(request, "error.html.j2", {"status": 401}, status=401)
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, exc: HTTPException) -> HTMLResponse:
+        return render(request, "error.html.j2", {"status": exc.status_code}, status=exc.status_code)
+
+    return app

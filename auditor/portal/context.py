@@ -1,0 +1,87 @@
+"""The portal's dependencies, made once per process and shared by every request (``app.state.portal``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+
+from auditor.content.loader import Content
+from auditor.inventory import Inventory, load_inventory
+from auditor.portal.config import PortalConfig
+from auditor.portal.security import CookieSigner
+from auditor.store import Store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Portal:
+    config: PortalConfig
+    store: Store
+    content: Content
+    signer: CookieSigner
+    clock: Callable[[], datetime] = utcnow
+    # The portal meets the thresholds it audits: the profile's lockout and idle-session values.
+    lockout_attempts: int = 5
+    lockout_seconds: int = 900  # 0: only an officer unlocks
+    idle_seconds: int = 300
+    services: dict[str, Any] = field(default_factory=dict)  # background workers (scheduler, mail) by name
+
+    @classmethod
+    def make(
+        cls, config: PortalConfig, store: Store, content: Content, secret: bytes, clock: Callable[[], datetime] = utcnow
+    ) -> Portal:
+        values = content.profile.values()
+        return cls(
+            config=config,
+            store=store,
+            content=content,
+            signer=CookieSigner(secret),
+            clock=clock,
+            lockout_attempts=int(values["lockout_attempts"]),
+            lockout_seconds=int(values["lockout_unlock_seconds"]),
+            idle_seconds=int(values["idle_timeout_seconds"]),
+        )
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def inventory(self) -> Inventory:
+        """Read on each use: the officer edits the file, the portal follows without a restart."""
+        return load_inventory(self.config.inventory)
+
+    def client_addr(self, request: Request) -> str | None:
+        if self.config.trust_proxy:
+            forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+            if forwarded:
+                return forwarded[:64]
+        return request.client.host if request.client else None
+
+    def log(
+        self,
+        request: Request,
+        action: str,
+        target: str,
+        *,
+        agency_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """One activity-log entry: who (the signed-in user unless ``actor`` says), what, from where."""
+        principal = getattr(request.state, "principal", None)
+        self.store.log_activity(
+            actor or (principal.user.username if principal else "anonymous"),
+            action,
+            target,
+            self.now(),
+            role=principal.role if principal else None,
+            agency_id=agency_id,
+            detail=detail,
+            remote_addr=self.client_addr(request),
+        )

@@ -1,0 +1,1 @@
+"""Page modules: each defines ``router`` and declares its routes with ``auditor.portal.access.route``."""
