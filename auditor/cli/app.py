@@ -36,6 +36,7 @@ COMMANDS: dict[str, _Entry] = {
     "hosts": _Entry("auditor.cli.hosts", "hosts_app", "Enrol hosts' SSH keys."),
     "serve": _Entry("auditor.cli.serve", "app", "Serve the portal for the officer, the department and agencies."),
     "users": _Entry("auditor.cli.users", "users_app", "Portal accounts: add, list, disable, passwd, role."),
+    "schedule": _Entry("auditor.cli.schedule", "schedule_app", "Scheduled audits: add, list, pause, remove."),
 }
 
 

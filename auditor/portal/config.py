@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.mail.settings import MailSettings
+
 
 class PortalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -20,3 +22,4 @@ class PortalConfig(BaseModel):
     scheduler: bool = True  # run due schedules in this process
     concurrency: int = Field(default=8, ge=1, le=256)  # hosts audited at once by runs this process starts
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    mail: MailSettings | None = None  # None: no mail is queued or sent

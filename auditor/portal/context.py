@@ -32,6 +32,9 @@ class Portal:
     lockout_seconds: int = 900  # 0: only an officer unlocks
     idle_seconds: int = 300
     services: dict[str, Any] = field(default_factory=dict)  # background workers (scheduler, mail) by name
+    # Called with (run id, agency ids) when a run the portal started (scheduled or "audit now") has ended:
+    # mail delivery hangs itself here.
+    after_run_hooks: list[Callable[[str, tuple[str, ...]], None]] = field(default_factory=list)
 
     @classmethod
     def make(
