@@ -163,7 +163,7 @@ class PreparedAttestation(_Strict):
     documents: tuple[PreparedDocument, ...]
 
 
-_MEDIA_TYPES = {
+MEDIA_TYPES = {
     ".pdf": "application/pdf",
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -198,7 +198,7 @@ def prepare_import(
         documents = []
         for name in entry.documents:
             document_path = (path.parent / name) if not Path(name).is_absolute() else Path(name)
-            if Path(name).suffix.lower() not in _MEDIA_TYPES:
+            if Path(name).suffix.lower() not in MEDIA_TYPES:
                 problems.append(f"{where}: document {name}: unsupported type (PDF, images, office files, text)")
                 continue
             try:
@@ -211,7 +211,7 @@ def prepare_import(
                 continue
             documents.append(
                 PreparedDocument(
-                    file_name=Path(name).name, content=content, media_type=_MEDIA_TYPES[Path(name).suffix.lower()]
+                    file_name=Path(name).name, content=content, media_type=MEDIA_TYPES[Path(name).suffix.lower()]
                 )
             )
         prepared.append(PreparedAttestation(entry=entry, documents=tuple(documents)))

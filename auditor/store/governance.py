@@ -51,15 +51,23 @@ class GovernanceStore(StoreBase):
             if as_of is not None:
                 query = query.where(AttestationRecord.recorded_at <= as_of)
             records = list(session.scalars(query))
-            links = {
-                (link.attestation_id, link.document_sha256): link
-                for link in session.scalars(
-                    select(AttestationDocumentRecord).where(
-                        AttestationDocumentRecord.attestation_id.in_([r.id for r in records])
-                    )
+            # One query for the documents of all those attestations, with their sizes (a join, not every size).
+            documents: dict[int, list[DocumentRef]] = {}
+            linked = session.execute(
+                select(
+                    AttestationDocumentRecord.attestation_id,
+                    AttestationDocumentRecord.document_sha256,
+                    AttestationDocumentRecord.file_name,
+                    DocumentRecord.size,
                 )
-            }
-            sizes = dict(session.execute(select(DocumentRecord.sha256, DocumentRecord.size)).all())
+                .join(DocumentRecord, DocumentRecord.sha256 == AttestationDocumentRecord.document_sha256, isouter=True)
+                .where(AttestationDocumentRecord.attestation_id.in_([r.id for r in records]))
+                .order_by(AttestationDocumentRecord.attestation_id, AttestationDocumentRecord.document_sha256)
+            )
+            for attestation_id, sha, file_name, size in linked:
+                documents.setdefault(attestation_id, []).append(
+                    DocumentRef(sha256=sha, file_name=file_name, size=size or 0)
+                )
             return [
                 Attestation(
                     id=r.id,
@@ -72,11 +80,7 @@ class GovernanceStore(StoreBase):
                     valid_until=r.valid_until,
                     recorded_at=r.recorded_at,
                     source=r.source,
-                    documents=tuple(
-                        DocumentRef(sha256=sha, file_name=link.file_name, size=sizes.get(sha, 0))
-                        for (attestation_id, sha), link in sorted(links.items())
-                        if attestation_id == r.id
-                    ),
+                    documents=tuple(documents.get(r.id, ())),
                 )
                 for r in records
             ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +51,12 @@ class OutboxStore(StoreBase):
         except IntegrityError:
             return None
 
+    def has_mail(self, dedupe_key: str) -> bool:
+        """Whether a mail with this ``dedupe_key`` was queued before (sent or not): spares building it again."""
+        with self._read() as session:
+            found = session.scalars(select(MailRecord.id).where(MailRecord.dedupe_key == dedupe_key).limit(1))
+            return found.first() is not None
+
     def due_mail(self, now: datetime, limit: int = 50) -> list[MailRow]:
         query = (
             select(MailRecord)
@@ -60,6 +66,26 @@ class OutboxStore(StoreBase):
         )
         with self._read() as session:
             return [MailRow.model_validate(r, from_attributes=True) for r in session.scalars(query)]
+
+    def claim_due_mail(self, now: datetime, hold: timedelta, limit: int = 50) -> list[MailRow]:
+        """Due mail this process may send: each is claimed by moving its next attempt ``hold`` ahead with a
+        compare-and-set, so two portal processes sharing the store never send the same mail. A process that
+        dies while sending leaves the claim to expire and the mail due again."""
+        claimed: list[MailRow] = []
+        for mail in self.due_mail(now, limit=limit):
+            with self._write() as session:
+                won = session.execute(
+                    update(MailRecord)
+                    .where(
+                        MailRecord.id == mail.id,
+                        MailRecord.sent_at.is_(None),
+                        MailRecord.next_attempt_at == mail.next_attempt_at,
+                    )
+                    .values(next_attempt_at=now + hold)
+                )
+                if won.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(mail)
+        return claimed
 
     def list_mail(self, *, run_id: str | None = None, limit: int = 200) -> list[MailRow]:
         query = select(MailRecord).order_by(MailRecord.id.desc()).limit(limit)

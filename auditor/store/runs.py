@@ -236,3 +236,15 @@ class RunStore(StoreBase):
         ):
             findings[run_id][status] = int(n)
         return {run_id: (TargetCounts(**targets[run_id]), findings[run_id]) for run_id in run_ids}
+
+    def latest_runs_by_agency(self) -> dict[str, str]:
+        """Agency id -> the latest finished run that audited it (what mails and reminders speak of)."""
+        query = (
+            select(RunHostRecord.agency_id, RunRecord.id, RunRecord.started_at)
+            .join(RunRecord, RunRecord.id == RunHostRecord.run_id)
+            .where(RunRecord.finished_at.is_not(None))
+            .distinct()
+            .order_by(RunRecord.started_at, RunRecord.id)
+        )
+        with self._read() as session:
+            return {agency_id: run_id for agency_id, run_id, _started in session.execute(query)}  # later runs win

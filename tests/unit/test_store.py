@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -16,7 +15,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, text, update
-from sqlalchemy.engine import make_url
 
 from auditor.errors import NotFoundError, StoreError
 from auditor.evaluation.findings import Finding, HostResult, HostStatus
@@ -28,7 +26,6 @@ from auditor.store.schema import Base, EvidenceRecord
 from auditor.vocabulary import LocalizedText, RequirementRef, Severity, Status
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PG_ENV = "AUDITOR_TEST_PG_URL"
 T0 = datetime(2025, 11, 30, 6, 15, 2, tzinfo=UTC)  # in the past: hosts look finished
 NASTY = b"\x00\xff\xfe ok \xc3\x28 \x00\x00 Vi\xe1\xbb\x87t Nam \x80\n" + bytes(range(256))
 
@@ -39,26 +36,6 @@ NASTY = b"\x00\xff\xfe ok \xc3\x28 \x00\x00 Vi\xe1\xbb\x87t Nam \x80\n" + bytes(
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'audit.db'}"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema in the test database per test (dropped afterwards), selected through search_path."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    import psycopg
-
-    schema = f"t_{secrets.token_hex(6)}"
-    libpq_url = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(libpq_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
