@@ -29,7 +29,7 @@ from auditor.reports.models import (
     ManualItemView,
     ScopeView,
 )
-from auditor.reports.rollup import assess, bar_chart, clause_key, effective_status, refs_of
+from auditor.reports.rollup import assess, bar_chart, clause_labels, effective_status, failing_by_check
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 
 STDOUT_LIMIT = 1200  # bytes of each evidence stdout shown in the appendix
@@ -66,8 +66,9 @@ def target_label(host_name: str, strings_: Strings) -> str:
     return strings_.get("agency_target") if host_name.startswith("agency:") else host_name
 
 
-class _Texts:
-    """Titles and remediation from the content; a check unknown to it (older run, own content) shows its id."""
+class CheckTexts:
+    """Titles and remediation from the content in one language; a check unknown to it (older run, own content) shows
+    its id. The portal's pages show the same texts."""
 
     def __init__(self, content: Content, lang: Lang) -> None:
         self.content = content
@@ -77,6 +78,10 @@ class _Texts:
     def title(self, check_id: str) -> str:
         check = self.content.checks.get(check_id)
         return check.title.get(self.lang) if check else check_id
+
+    def titles(self) -> dict[str, str]:
+        """Every check's title, by id."""
+        return {check_id: check.title.get(self.lang) for check_id, check in self.content.checks.items()}
 
     def rationale(self, check_id: str) -> str:
         check = self.content.checks.get(check_id)
@@ -116,7 +121,7 @@ def build_agency_report(
     findings = store.list_findings(run.id, agency_id=agency_id)
     catalogue = pick_catalogue(content, framework)
     t = strings(lang)
-    texts = _Texts(content, lang)
+    texts = CheckTexts(content, lang)
     resolved = store.resolved_findings(findings, as_of or moment)
     assessment = assess(run, agency_id, own_hosts, findings, resolved, catalogue, lang, t)
     failing = [f for f in findings if effective_status(f, resolved) in FAILING]
@@ -183,54 +188,44 @@ def _finding_views(
     resolved: Mapping[int, Resolved],
     catalogue: Catalogue,
     content: Content,
-    texts: _Texts,
+    texts: CheckTexts,
 ) -> tuple[FindingView, ...]:
-    by_check: dict[str, list[FindingRow]] = {}
-    for finding in failing:
-        by_check.setdefault(finding.check_id, []).append(finding)
-    views = []
-    for check_id, rows in by_check.items():
-        refs = refs_of(rows[0], content)
-        own = sorted((r.clause for r in refs if r.framework == catalogue.framework), key=clause_key)
-        severity = min((r.severity.value for r in rows), key=SEVERITY_ORDER.index)
-        views.append(
-            (
-                (SEVERITY_ORDER.index(severity), clause_key(own[0]) if own else (999,), check_id),
-                FindingView(
-                    check_id=check_id,
-                    title=texts.title(check_id),
-                    severity=severity,
-                    status=min((effective_status(r, resolved) for r in rows), key=_STATUS_RANK.__getitem__),
-                    clauses=tuple(f"{r.framework} {r.clause}" for r in refs),
-                    rationale=texts.rationale(check_id),
-                    steps=texts.steps(check_id),
-                    playbook=texts.playbook(check_id),
-                    hosts=tuple(
-                        AffectedHost(
-                            host_name=target_label(r.host_name, texts.strings),
-                            status=effective_status(r, resolved),
-                            note=_note(resolved.get(r.id), texts.lang),
-                            observed=inert_str(r.observed, OBSERVED_LIMIT),
-                            expected=inert_text(r.expected),
-                            reason=inert_text(r.reason_vi if texts.lang == "vi" else r.reason_en),
-                            evidence_ref=f"ev-{r.evidence_id}" if r.evidence_id is not None else "",
-                        )
-                        for r in sorted(rows, key=lambda r: r.host_name)
-                    ),
-                ),
-            )
+    return tuple(
+        FindingView(
+            check_id=failed.check_id,
+            title=texts.title(failed.check_id),
+            severity=failed.severity,
+            status=min((effective_status(r, resolved) for r in failed.findings), key=_STATUS_RANK.__getitem__),
+            clauses=tuple(f"{r.framework} {r.clause}" for r in failed.refs),
+            rationale=texts.rationale(failed.check_id),
+            steps=texts.steps(failed.check_id),
+            playbook=texts.playbook(failed.check_id),
+            hosts=tuple(
+                AffectedHost(
+                    host_name=target_label(r.host_name, texts.strings),
+                    status=effective_status(r, resolved),
+                    note=resolved_note(resolved.get(r.id), texts.lang),
+                    observed=inert_str(r.observed, OBSERVED_LIMIT),
+                    expected=inert_text(r.expected),
+                    reason=inert_text(r.reason_vi if texts.lang == "vi" else r.reason_en),
+                    evidence_ref=f"ev-{r.evidence_id}" if r.evidence_id is not None else "",
+                )
+                for r in failed.findings
+            ),
         )
-    return tuple(view for _key, view in sorted(views, key=lambda item: item[0]))
+        for failed in failing_by_check(failing, catalogue.framework, content)
+    )
 
 
-def _note(outcome: Resolved | None, lang: Lang) -> str:
+def resolved_note(outcome: Resolved | None, lang: Lang) -> str:
+    """What an attestation or waiver says of a finding (e.g. the evidence expired on …), made inert; "" when none."""
     if outcome is None or outcome.note is None:
         return ""
     return inert_text(outcome.note.get(lang))
 
 
 def _manual_items(
-    pending: Sequence[FindingRow], content: Content, texts: _Texts, t: Strings
+    pending: Sequence[FindingRow], content: Content, texts: CheckTexts, t: Strings
 ) -> tuple[ManualItemView, ...]:
     by_check: dict[str, list[FindingRow]] = {}
     for finding in pending:  # already narrowed to items still awaiting evidence
@@ -241,7 +236,7 @@ def _manual_items(
             title=texts.title(check_id),
             severity=rows[0].severity.value,
             evidence_required=texts.evidence_required(check_id),
-            clauses=tuple(f"{r.framework} {r.clause}" for r in refs_of(rows[0], content)),
+            clauses=clause_labels(rows[0], content),
             targets=tuple(target_label(r.host_name, t) for r in rows),
         )
         for check_id, rows in by_check.items()
@@ -296,7 +291,7 @@ def _read_lines(content: Content, check_ids: Sequence[str], text: str) -> list[s
     return [line for line in text.splitlines() if line in wanted]
 
 
-def _diff(store: Store, run: RunSummary, agency_id: str, texts: _Texts) -> DiffView | None:
+def _diff(store: Store, run: RunSummary, agency_id: str, texts: CheckTexts) -> DiffView | None:
     previous_id = store.previous_run(run.id, agency_id)
     if previous_id is None:
         return None

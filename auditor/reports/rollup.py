@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from auditor.content.catalogue import Catalogue
 from auditor.content.loader import Content
@@ -34,6 +35,41 @@ def clause_key(clause: str) -> tuple[int, ...]:
 def refs_of(finding: FindingRow, content: Content) -> tuple[RequirementRef, ...]:
     """The clauses stored with the finding; the current catalogues when the run recorded none."""
     return finding.requirements or content.requirements_of(finding.check_id)
+
+
+def clause_labels(finding: FindingRow, content: Content) -> tuple[str, ...]:
+    """The finding's clauses as people cite them (framework, then clause number)."""
+    return tuple(f"{r.framework} {r.clause}" for r in refs_of(finding, content))
+
+
+@dataclass(frozen=True)
+class CheckFailures:
+    """One failing check with its failing findings."""
+
+    check_id: str
+    severity: str  # the most severe of its findings
+    refs: tuple[RequirementRef, ...]  # the clauses it is judged against (those of its first finding)
+    findings: tuple[FindingRow, ...]  # by target name
+
+
+def failing_by_check(failing: Iterable[FindingRow], framework: str, content: Content) -> tuple[CheckFailures, ...]:
+    """Failing findings by check, in the order fixes are listed: the most severe first, then by the first clause
+    of ``framework`` the check is judged against (checks outside it last), then by check id."""
+    by_check: dict[str, list[FindingRow]] = {}
+    for finding in failing:
+        by_check.setdefault(finding.check_id, []).append(finding)
+    ranked = []
+    for check_id, rows in by_check.items():
+        refs = refs_of(rows[0], content)
+        severity = min((r.severity.value for r in rows), key=SEVERITY_ORDER.index)
+        first_clause = min((clause_key(r.clause) for r in refs if r.framework == framework), default=(999,))
+        ranked.append(
+            (
+                (SEVERITY_ORDER.index(severity), first_clause, check_id),
+                CheckFailures(check_id, severity, refs, tuple(sorted(rows, key=lambda r: r.host_name))),
+            )
+        )
+    return tuple(item for _key, item in sorted(ranked, key=lambda pair: pair[0]))
 
 
 def effective_status(finding: FindingRow, resolved: Mapping[int, Resolved]) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from auditor.content.loader import Content
@@ -73,7 +74,7 @@ def build_summary_report(
         trend=trend_points,
         trend_width=TREND_WIDTH,
         trend_height=TREND_HEIGHT,
-        recurring=_recurring(latest_findings, content, lang),
+        recurring=recurring_failures(latest_findings, content, lang),
         report_year=(now or datetime.now(UTC)).year,
     )
 
@@ -85,9 +86,7 @@ def _trend(
     chart_height = TREND_HEIGHT - 40  # room for the labels under the bars
     points = []
     for index, (run, assessments, findings) in enumerate(per_run):
-        judged = [f for f in findings if f.status.value in ("pass", "fail", "error")]  # automated results, raw
-        passed = sum(1 for f in judged if f.status.value == "pass")
-        rate = passed * 100 // len(judged) if judged else 0
+        rate = pass_rate(Counter(f.status.value for f in findings)) or 0
         height = rate * chart_height // 100
         points.append(
             TrendPoint(
@@ -107,14 +106,23 @@ def _trend(
     return tuple(points)
 
 
-def _recurring(
-    findings_by_agency: dict[str, list[FindingRow]], content: Content, lang: Lang
+def pass_rate(counts: Mapping[str, int]) -> int | None:
+    """Automated results passing, raw (before attestations and waivers), in whole percent of those passing, failing
+    or in error; None when there is none."""
+    judged = counts.get("pass", 0) + counts.get("fail", 0) + counts.get("error", 0)
+    return counts.get("pass", 0) * 100 // judged if judged else None
+
+
+def recurring_failures(
+    findings_by_agency: Mapping[str, Sequence[FindingRow]], content: Content, lang: Lang
 ) -> tuple[RecurringFailure, ...]:
+    """The checks failing in the most agencies (then on the most targets, the most severe first), at most
+    TOP_RECURRING; ``findings_by_agency`` holds each agency's failing findings only."""
     agencies_of: dict[str, set[str]] = {}
     hosts_of: dict[str, set[tuple[str, str]]] = {}
     severity_of: dict[str, str] = {}
     for agency_id, findings in findings_by_agency.items():
-        for finding in findings:  # failing findings only
+        for finding in findings:
             agencies_of.setdefault(finding.check_id, set()).add(agency_id)
             hosts_of.setdefault(finding.check_id, set()).add((agency_id, finding.host_name))
             severity_of[finding.check_id] = finding.severity.value
