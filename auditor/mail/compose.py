@@ -1,0 +1,120 @@
+"""What the mails say: an agency's report after a run, and the department's summary of the latest runs.
+Both carry the report as a PDF (the same one ``auditor report --format pdf`` prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from auditor.content.loader import Content
+from auditor.inventory import Agency
+from auditor.mail.settings import MailSettings
+from auditor.mail.texts import day, one_line, stamp, text, verdict_label
+from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
+from auditor.reports.models import AgencyAssessment
+from auditor.store import Store
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A mail before it has a recipient: one draft of the summary goes to every department address."""
+
+    kind: str  # report | summary | reminder
+    subject: str
+    body: str
+    attachment: tuple[str, bytes] | None = None
+
+
+def agency_link(settings: MailSettings, agency_id: str) -> str | None:
+    return f"{settings.portal_url}/agencies/{agency_id}" if settings.portal_url else None
+
+
+def failures(assessment: AgencyAssessment) -> int:
+    return sum(assessment.severity_failing.values())
+
+
+def report_draft(
+    store: Store, content: Content, settings: MailSettings, run_id: str, agency: Agency, now: datetime
+) -> Draft:
+    report = build_agency_report(store, content, run_id, agency.id, lang="vi", now=now)
+    pdf = render_pdf(render_html(report))
+    assessment = report.assessment
+    when = day(assessment.started_at)
+    name_vi, name_en = one_line(agency.name.vi), one_line(agency.name.en)
+    failing = failures(assessment)
+    lines = [
+        text("mail_greeting", name=name_vi),
+        "",
+        text("mail_report_intro", date=when),
+        "",
+        text("mail_verdict", verdict=verdict_label(assessment.verdict.value)),
+        text("mail_failures_waived", n=failing, waived=assessment.waived)
+        if assessment.waived
+        else text("mail_failures", n=failing),
+        text("mail_pending", n=assessment.manual_pending),
+    ]
+    link = agency_link(settings, agency.id)
+    if link:
+        lines += ["", text("mail_agency_link", url=link)]
+    lines += [
+        text("mail_report_attached"),
+        "",
+        text(
+            "mail_report_english", "en", name=name_en, date=when, verdict=verdict_label(assessment.verdict.value, "en")
+        ),
+        "",
+        "--",
+        text("mail_signature"),
+    ]
+    return Draft(
+        kind="report",
+        subject=text("mail_report_subject", tag=text("mail_tag"), date=when, agency=name_vi),
+        body="\n".join(lines) + "\n",
+        attachment=(f"bao-cao-{agency.id}-{stamp(assessment.started_at)}.pdf", pdf),
+    )
+
+
+def summary_draft(
+    store: Store, content: Content, settings: MailSettings, run_ids: Sequence[str], trigger_run: str, now: datetime
+) -> Draft:
+    """The department summary over ``run_ids`` (each agency's latest run), sent after ``trigger_run``."""
+    summary = build_summary_report(store, content, list(run_ids), lang="vi", now=now)
+    pdf = render_pdf(render_html(summary))
+    when = day(store.get_run(trigger_run).started_at)
+    meeting, total = len(summary.meeting), len(summary.agencies)
+    lines = [
+        text("mail_summary_greeting"),
+        "",
+        text("mail_summary_intro", date=when),
+        "",
+        text("mail_summary_meeting", meeting=meeting, total=total),
+        *(
+            text(
+                "mail_summary_line",
+                name=one_line(a.name_vi),
+                verdict=verdict_label(a.verdict.value),
+                failures=failures(a),
+                pending=a.manual_pending,
+                date=day(a.started_at),
+            )
+            for a in summary.agencies
+        ),
+        "",
+    ]
+    if settings.portal_url:
+        lines.append(text("mail_portal_link", url=f"{settings.portal_url}/"))
+    lines += [
+        text("mail_summary_attached"),
+        "",
+        text("mail_summary_english", "en", meeting=meeting, total=total),
+        "",
+        "--",
+        text("mail_signature"),
+    ]
+    return Draft(
+        kind="summary",
+        subject=text("mail_summary_subject", tag=text("mail_tag"), date=when, meeting=meeting, total=total),
+        body="\n".join(lines) + "\n",
+        attachment=(f"tong-hop-{stamp(now)}.pdf", pdf),
+    )
