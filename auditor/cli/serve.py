@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,9 @@ from auditor.cli.common import (
     errors_to_exit,
 )
 from auditor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from auditor.mail.settings import MailSettings
 
 app = typer.Typer()
 
@@ -53,8 +56,42 @@ def serve(
             help="Cookie-signing secret (made 0600 on first start).",
         ),
     ] = None,
+    trust_ca: Annotated[
+        Path | None,
+        typer.Option("--trust-ca", exists=True, dir_okay=False, help="Extra CA file trusted for TLS by its audits."),
+    ] = None,
     no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Do not run schedules in this process.")] = False,
     allow_root: Annotated[bool, typer.Option("--allow-root", help="Run as root anyway (not recommended).")] = False,
+    smtp_host: Annotated[
+        str | None, typer.Option("--smtp-host", help="Send mail (reports, summary, reminders) through this server.")
+    ] = None,
+    smtp_port: Annotated[int | None, typer.Option("--smtp-port", min=1, max=65535, help="SMTP port [587].")] = None,
+    smtp_user: Annotated[str | None, typer.Option("--smtp-user", help="SMTP login (with --smtp-password-env).")] = None,
+    smtp_password_env: Annotated[
+        str | None,
+        typer.Option("--smtp-password-env", help="NAME of the environment variable holding the SMTP password."),
+    ] = None,
+    smtp_no_starttls: Annotated[
+        bool, typer.Option("--smtp-no-starttls", help="Send without STARTTLS (a local relay only).")
+    ] = False,
+    smtp_ca_file: Annotated[
+        Path | None,
+        typer.Option("--smtp-ca-file", exists=True, dir_okay=False, help="Trust this CA (PEM) for STARTTLS."),
+    ] = None,
+    mail_from: Annotated[str | None, typer.Option("--mail-from", help="From address of the portal's mail.")] = None,
+    department_email: Annotated[
+        list[str] | None, typer.Option("--department-email", help="Receives the summary after runs (repeatable).")
+    ] = None,
+    portal_url: Annotated[
+        str | None, typer.Option("--portal-url", help="The portal's public address, for links in mails.")
+    ] = None,
+    reporting_day: Annotated[
+        str | None, typer.Option("--reporting-day", help="Yearly reporting date, MM-DD [11-25].")
+    ] = None,
+    reminder_days: Annotated[
+        int | None,
+        typer.Option("--reminder-days", min=1, max=120, help="Remind agencies with open items this early [14]."),
+    ] = None,
 ) -> None:
     """Serve the portal: the officer, the department and each agency, over HTTPS or behind a proxy."""
     from auditor.settings import default_known_hosts
@@ -69,6 +106,19 @@ def serve(
         tls = tls_cert is not None
         if not tls and not behind_proxy and not ipaddress.ip_address(_resolve(host)).is_loopback:
             raise ConfigError("plain HTTP only on a loopback address: give --tls-cert/--tls-key, or --behind-proxy")
+        mail = _mail_settings(
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            username=smtp_user,
+            password_env=smtp_password_env,
+            starttls=not smtp_no_starttls,
+            tls_ca_file=smtp_ca_file,
+            sender=mail_from,
+            department_to=tuple(department_email or ()),
+            portal_url=portal_url,
+            reporting_day=reporting_day,
+            reminder_days=reminder_days,
+        )
         import uvicorn
 
         from auditor.portal.app import create_app
@@ -84,6 +134,8 @@ def serve(
             secure_cookies=tls or behind_proxy,
             trust_proxy=behind_proxy,
             scheduler=not no_scheduler,
+            trust_ca=trust_ca,
+            mail=mail,
         )
         application = create_app(config, workers=default_workers(config), tls=tls)
         scheme = "https" if tls else "http"
@@ -102,3 +154,26 @@ def serve(
 
 def _resolve(host: str) -> str:
     return "127.0.0.1" if host == "localhost" else host
+
+
+def _mail_settings(**given: Any) -> MailSettings | None:
+    """Mail is on when --smtp-host and --mail-from are given; the other mail options need them."""
+    if given["smtp_host"] is None and given["sender"] is None:
+        extra = [name for name, value in given.items() if value not in (None, (), True)]
+        if extra:
+            raise ConfigError("the mail options need --smtp-host and --mail-from")
+        return None
+    if given["smtp_host"] is None or given["sender"] is None:
+        raise ConfigError("--smtp-host and --mail-from go together (mail is on when both are given)")
+    from pydantic import ValidationError
+
+    from auditor.mail.settings import MailSettings
+
+    try:
+        settings = MailSettings(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'mail'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"mail options: {problems}") from None
+    if settings.password_env is not None and not os.environ.get(settings.password_env):
+        raise ConfigError(f"--smtp-password-env: the environment variable {settings.password_env} is not set")
+    return settings

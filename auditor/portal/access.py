@@ -19,6 +19,7 @@ from auditor.store.views import UserRow
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+FORM_OVERHEAD_BYTES = 64 * 1024  # what a form adds around its largest upload (fields, part headers)
 
 
 class Access(StrEnum):
@@ -107,6 +108,8 @@ def optional_principal(request: Request) -> Principal | None:
 def _guard(rule: Rule) -> Callable[[Request], Any]:
     async def guard(request: Request) -> None:
         portal = request.app.state.portal
+        if request.method not in SAFE_METHODS:
+            _refuse_oversized(request, portal.config.upload_max_bytes + FORM_OVERHEAD_BYTES)
         found = await run_in_threadpool(_signed_in, request, portal)
         request.state.principal = found
         if rule.access is Access.public:
@@ -138,6 +141,18 @@ def _signed_in(request: Request, portal: Any) -> Principal | None:
     if user is None:
         return None
     return Principal(user=user, session_digest=digest, csrf=portal.signer.csrf_token(token))
+
+
+def _refuse_oversized(request: Request, limit: int) -> None:
+    """Refuse a body before anything reads it: one declared larger than ``limit`` (413), or one of unknown length
+    (chunked, 411), which would otherwise be spooled whole while the form is parsed for its CSRF token."""
+    length = request.headers.get("content-length")
+    if length is None:
+        if "transfer-encoding" in request.headers:
+            raise HTTPException(status_code=411)
+        return
+    if not length.isdigit() or int(length) > limit:
+        raise HTTPException(status_code=413)
 
 
 async def _csrf_given(request: Request) -> str | None:

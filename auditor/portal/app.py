@@ -12,12 +12,13 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from auditor.content.loader import Content, load_content
 from auditor.portal import pages
-from auditor.portal.access import NotSignedIn
+from auditor.portal.access import NotSignedIn, rule_of
 from auditor.portal.config import PortalConfig
 from auditor.portal.context import Portal, utcnow
 from auditor.portal.security import SecurityHeaders, load_secret
@@ -59,9 +60,12 @@ def create_app(
     app.state.portal = portal
     app.add_middleware(SecurityHeaders, hsts=tls)
     app.mount("/static", StaticFiles(directory=str(portal_dir() / "static")), name="static")
+    page_routes: list[APIRoute] = []
     for info in pkgutil.iter_modules(pages.__path__):
         module = importlib.import_module(f"{pages.__name__}.{info.name}")
         app.include_router(module.router)
+        page_routes += [r for r in module.router.routes if isinstance(r, APIRoute)]
+    app.state.route_table = tuple(page_routes)
 
     @app.exception_handler(NotSignedIn)
     async def sign_in_first(request: Request, _exc: NotSignedIn) -> Response:
@@ -74,4 +78,19 @@ def create_app(
     async def error_page(request: Request, exc: HTTPException) -> HTMLResponse:
         return render(request, "error.html.j2", {"status": exc.status_code}, status=exc.status_code)
 
+    _refuse_unguarded(app)
     return app
+
+
+def route_table(app: FastAPI) -> tuple[APIRoute, ...]:
+    """Every route the portal serves: the page routers' and any added to the app itself."""
+    own = tuple(r for r in app.routes if isinstance(r, APIRoute))
+    pages_routes: tuple[APIRoute, ...] = app.state.route_table
+    return pages_routes + own
+
+
+def _refuse_unguarded(app: FastAPI) -> None:
+    """A route without an access rule would be open to anyone: the portal does not start with one."""
+    unguarded = [r.path for r in route_table(app) if rule_of(r.endpoint) is None]
+    if unguarded:
+        raise RuntimeError(f"routes without an access rule (auditor.portal.access.route): {', '.join(unguarded)}")

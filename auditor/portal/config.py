@@ -21,5 +21,6 @@ class PortalConfig(BaseModel):
     trust_proxy: bool = False  # take the client address from X-Forwarded-For (behind the reverse proxy)
     scheduler: bool = True  # run due schedules in this process
     concurrency: int = Field(default=8, ge=1, le=256)  # hosts audited at once by runs this process starts
+    trust_ca: Path | None = None  # a CA file trusted for TLS by those runs, besides the system store
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     mail: MailSettings | None = None  # None: no mail is queued or sent

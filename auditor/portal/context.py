@@ -1,4 +1,5 @@
-"""The portal's dependencies, made once per process and shared by every request (``app.state.portal``)."""
+"""The portal's dependencies, made once per process and shared by every request (``app.state.portal``, read
+with ``portal_of``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 from fastapi import Request
 
 from auditor.content.loader import Content
+from auditor.errors import AuditorError
 from auditor.inventory import Inventory, load_inventory
 from auditor.portal.config import PortalConfig
 from auditor.portal.security import CookieSigner
 from auditor.store import Store
+from auditor.vocabulary import LocalizedText
 
 
 def utcnow() -> datetime:
@@ -59,6 +62,14 @@ class Portal:
         """Read on each use: the officer edits the file, the portal follows without a restart."""
         return load_inventory(self.config.inventory)
 
+    def agency_names(self) -> dict[str, LocalizedText]:
+        """The inventory's agencies by id; none when it cannot be read (pages still open, with the agencies the
+        store knows)."""
+        try:
+            return {agency.id: agency.name for agency in self.inventory().agencies}
+        except (AuditorError, OSError):
+            return {}
+
     def client_addr(self, request: Request) -> str | None:
         if self.config.trust_proxy:
             forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
@@ -88,3 +99,9 @@ class Portal:
             detail=detail,
             remote_addr=self.client_addr(request),
         )
+
+
+def portal_of(request: Request) -> Portal:
+    """The portal serving a request."""
+    portal: Portal = request.app.state.portal
+    return portal

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from auditor.portal.access import Access, principal, route
-from auditor.portal.context import Portal
+from auditor.portal.context import portal_of
 from auditor.portal.security import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -25,11 +25,6 @@ router = APIRouter()
 FAR_FUTURE = timedelta(days=365 * 100)  # a lockout with no automatic end: only an officer unlocks
 
 
-def _portal(request: Request) -> Portal:
-    portal: Portal = request.app.state.portal
-    return portal
-
-
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute or scheme-relative URL (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -41,7 +36,7 @@ def _safe_next(target: str | None) -> str:
 def login_form(request: Request, next: str = "/") -> Response:
     token = new_token()
     response = render(request, "login.html.j2", {"login_token": token, "next": _safe_next(next), "error": None})
-    portal = _portal(request)
+    portal = portal_of(request)
     response.set_cookie(
         LOGIN_COOKIE,
         portal.signer.sign(token),
@@ -61,7 +56,7 @@ def login(
     login_token: Annotated[str, Form(max_length=128)],
     next: Annotated[str, Form(max_length=512)] = "/",
 ) -> Response:
-    portal = _portal(request)
+    portal = portal_of(request)
     expected = portal.signer.unsign(request.cookies.get(LOGIN_COOKIE))
     if expected is None or not same_token(expected, login_token):
         return render(request, "error.html.j2", {"status": 403}, status=403)
@@ -100,7 +95,7 @@ def login(
 
 @route(router, "/logout", access=Access.signed_in, methods=("POST",))
 def logout(request: Request) -> Response:
-    portal = _portal(request)
+    portal = portal_of(request)
     who = principal(request)
     portal.store.end_session(who.session_digest, portal.now())
     portal.log(request, "logout", who.user.username)
@@ -120,7 +115,7 @@ def home(request: Request) -> Response:
 @route(router, "/lang/{code}", access=Access.public)
 def choose_language(request: Request, code: str, next: str = "/") -> Response:
     response = RedirectResponse(_safe_next(next), status_code=303)
-    portal = _portal(request)
+    portal = portal_of(request)
     response.set_cookie(
         LANG_COOKIE, "en" if code == "en" else "vi", samesite="strict", secure=portal.config.secure_cookies
     )
