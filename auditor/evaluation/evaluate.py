@@ -59,6 +59,10 @@ _HOST_REASONS = {
     "deadline_exceeded",
     "auth_failed",
     "sudo_failed",
+    "exec_failed",
+    "exec_refused",
+    "connection_lost",
+    "output_cap_exceeded",
     "interrupted",
 }
 
@@ -77,6 +81,8 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
     if observation is None or observation.outcome is ProbeOutcome.missing:
         return _finding(check, Status.error, reason("error.missing"), inputs=inputs)
     evidence = observation.probe_id
+    if observation.outcome is ProbeOutcome.conflicting:
+        return _finding(check, Status.error, reason("error.conflicting_records"), inputs=inputs, evidence=evidence)
     families = check.applies_to.os_families
     # A shared source runs on every family; the script skips only a check's own probe.
     if observation.outcome is ProbeOutcome.skipped or (families and facts.os_family not in families):

@@ -16,6 +16,7 @@ class ProbeOutcome(StrEnum):
     timed_out = "timed_out"  # killed by its own time limit
     skipped = "skipped"  # not run: the target's OS family is outside the check's applicability
     missing = "missing"  # no record came back (the batch died before reaching it)
+    conflicting = "conflicting"  # the target sent two different complete records for it: neither is judged
 
 
 class ProbeRequest(BaseModel):

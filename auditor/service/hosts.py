@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
@@ -35,6 +36,9 @@ def audit_host(plan: HostPlan, collector: Collector) -> HostResult:
         findings = plan.judge(observed)
     except CollectorError as exc:
         return error_result(plan, exc.reason, str(exc), started)
+    except (EOFError, ConnectionError, TimeoutError, socket.gaierror) as exc:  # a network fault a collector let out
+        reason_code = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
+        return error_result(plan, reason_code, f"{type(exc).__name__}: {exc}", started)
     except Exception as exc:  # a bug must cost one host, not the run
         log.exception("unexpected failure auditing %s", plan.host.name)
         return error_result(plan, "internal_error", f"{type(exc).__name__}: {exc}", started)

@@ -24,7 +24,7 @@ from auditor.collectors.ssh.script import (
     shell_quote,
     summarize_stream,
 )
-from auditor.collectors.ssh.transport import ExecResult, LocalTransport, Transport
+from auditor.collectors.ssh.transport import ExecResult, LocalTransport, OutputSink, RunEnd, Transport
 from auditor.errors import CollectorError, ExecError
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome, ProbeRequest
 from auditor.inventory import Host
@@ -436,9 +436,10 @@ def test_script_that_never_starts_without_sudo_is_exec_failed() -> None:
     class Dead:
         exec_requests = 0
 
-        def exec(self, command: str, stdin: bytes, timeout_s: float) -> ExecResult:
+        def run(self, command: str, stdin: bytes, sink: OutputSink, timeout_s: float) -> RunEnd:
             self.exec_requests += 1
-            return ExecResult(exit_status=127, stdout=b"", stderr=b"sh: not found\n")
+            sink.feed_stderr(b"sh: not found\n")
+            return RunEnd(exit_status=127)
 
         def close(self) -> None:
             return None
@@ -618,7 +619,7 @@ def _streams(*records: tuple[list[bytes], list[bytes]]) -> tuple[bytes, bytes]:
     return b"".join(line for r in records for line in r[0]), b"".join(line for r in records for line in r[1])
 
 
-def test_first_complete_record_wins_and_bad_end_lines_are_missing() -> None:
+def test_two_different_complete_records_conflict_and_bad_end_lines_are_missing() -> None:
     token = new_token()
     t = token.encode()
     g_first = _record(t, "g", b"bad", b"0 1 2")
@@ -638,7 +639,7 @@ def test_first_complete_record_wins_and_bad_end_lines_are_missing() -> None:
     )
     reqs = [probe(p, "true") for p in "abcdefgh"]
     _, obs = parse_stream(stdout, stderr, reqs, token, NOW)
-    assert (obs["a"].stdout, obs["a"].exit_code, obs["a"].truncated) == (b"first", 0, False)
+    assert (obs["a"].outcome, obs["a"].stdout, obs["a"].exit_code) == (ProbeOutcome.conflicting, b"", None)
     assert obs["b"].outcome is ProbeOutcome.missing
     assert obs["c"].outcome is ProbeOutcome.missing
     assert (obs["d"].outcome, obs["d"].stdout, obs["d"].truncated) == (ProbeOutcome.missing, b"z", True)

@@ -1,143 +1,52 @@
-"""SSH collection: one strictly verified connection and ONE exec request per host, whatever the probe count."""
+"""SSH collection: one strictly verified connection and ONE exec request per host, whatever the probe count.
+
+Each host ends within its deadline: the handshake within the connect timeout (never more than the
+deadline), the execution within what is left of the deadline, both enforced by watchdogs that cut
+the connection (see :mod:`auditor.collectors.ssh.transport`). Output is parsed as it arrives
+(:class:`~auditor.collectors.ssh.stream.StreamParser`), so memory stays bounded whatever a host sends.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 import paramiko
 
-from auditor.collectors.ssh.known_hosts import fingerprint
-from auditor.collectors.ssh.script import StreamSummary, build_script, new_token, parse_stream, summarize_stream
-from auditor.collectors.ssh.transport import ExecResult, ParamikoTransport, Transport
-from auditor.errors import AuthError, ConnectError, ExecError, HostKeyError
+from auditor.collectors.ssh.connect import connect_client, paramiko_transport
+from auditor.collectors.ssh.script import build_script, new_token
+from auditor.collectors.ssh.stream import StreamParser, stream_budget
+from auditor.collectors.ssh.transport import DEFAULT_MAX_OUTPUT, RunEnd, Transport, clip
+from auditor.errors import CollectorError, ExecError
 from auditor.evaluation.observations import HostObservations, ProbeRequest
 from auditor.inventory import Host
 
+__all__ = ["PREPARE_AT_ONCE", "SshCollector", "TransportFactory", "connect_client", "paramiko_transport"]
+
 TransportFactory = Callable[[Host, Path, float], Transport]
 PREPARE_AT_ONCE = 8  # handshakes started ahead of collection, at most, at a time
+_MIN_EXEC_S = 0.5  # less than this left of the deadline after connecting: not worth starting
 
 
-def _close_transport(future: Future[Transport]) -> None:
+def _close_transport(future: Future[tuple[Transport, float]]) -> None:
     if not future.cancelled() and future.exception() is None:
-        future.result().close()
+        future.result()[0].close()
 
 
-_STDERR_LINE_MAX = 200
-
-
-def _clip(text: str, limit: int = _STDERR_LINE_MAX) -> str:
-    """One line of remote text, safe to print: control characters escaped, length capped."""
-    escaped = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
-
-
-class _RejectUnknownHost(paramiko.RejectPolicy):
-    """RejectPolicy that says *why*: the host is not in the tool's known-hosts file at all."""
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
-        raise HostKeyError(
-            f"{hostname}: host key not trusted yet ({key.get_name()} {fingerprint(key)}); "
-            "verify the fingerprint out of band and record it first",
-            reason="host_key_unknown",
-        )
-
-
-def _load_private_key(path: Path) -> paramiko.PKey:
-    try:
-        return paramiko.PKey.from_path(path)
-    except paramiko.PasswordRequiredException:
-        raise AuthError(
-            f"key_file {path} is encrypted; load it into ssh-agent and set use_agent", reason="auth_failed"
-        ) from None
-    except FileNotFoundError:
-        raise AuthError(f"key_file {path} does not exist", reason="auth_failed") from None
-    except (OSError, paramiko.SSHException, ValueError, TypeError) as exc:
-        raise AuthError(f"key_file {path} cannot be loaded ({type(exc).__name__})", reason="auth_failed") from None
-
-
-def connect_client(host: Host, known_hosts_path: Path, connect_timeout_s: float) -> paramiko.SSHClient:
-    """An authenticated SSHClient, after strict host-key checking against the tool's own file only.
-
-    paramiko's SSHClient puts the key type recorded for the host first in its host-key preferences,
-    so the server presents the recorded key; a host that presents another type is treated as changed.
-    """
-    password: str | None = None
-    if host.password_env is not None:
-        if host.password_env not in os.environ:
-            raise AuthError(
-                f"{host.name}: environment variable {host.password_env} (password_env) is not set",
-                reason="auth_failed",
-            )
-        password = os.environ[host.password_env]
-    pkey = _load_private_key(host.key_file) if host.key_file is not None else None
-
-    client = paramiko.SSHClient()
-    if Path(known_hosts_path).is_file():
-        try:
-            client.load_host_keys(str(known_hosts_path))  # never load_system_host_keys(): only the tool's file
-        except (OSError, UnicodeDecodeError) as exc:
-            message = f"{host.name}: cannot read the known-hosts file {known_hosts_path} ({type(exc).__name__})"
-            raise HostKeyError(message, reason="host_key_unknown") from None
-    client.set_missing_host_key_policy(_RejectUnknownHost())
-    where = f"{host.name} ({host.address}:{host.port})"
-    try:
-        client.connect(
-            hostname=host.address,
-            port=host.port,
-            username=host.user,
-            pkey=pkey,
-            password=password,
-            allow_agent=host.use_agent,
-            look_for_keys=False,
-            timeout=connect_timeout_s,
-            banner_timeout=connect_timeout_s,
-            auth_timeout=connect_timeout_s,
-            channel_timeout=connect_timeout_s,
-        )
-    except HostKeyError as exc:
-        client.close()
-        raise HostKeyError(f"{where}: {exc}", reason=exc.reason) from None
-    except paramiko.BadHostKeyException as exc:
-        client.close()
-        raise HostKeyError(
-            f"{where}: HOST KEY CHANGED: presented {exc.key.get_name()} {fingerprint(exc.key)}, "
-            f"trusted {exc.expected_key.get_name()} {fingerprint(exc.expected_key)}",
-            reason="host_key_changed",
-        ) from None
-    except paramiko.AuthenticationException as exc:
-        client.close()
-        message = f"{where}: login refused for user {host.user} ({type(exc).__name__})"
-        raise AuthError(message, reason="auth_failed") from None
-    except TimeoutError:
-        client.close()
-        raise ConnectError(f"{where}: connection timed out", reason="timeout") from None
-    except (paramiko.SSHException, EOFError, OSError) as exc:
-        client.close()
-        text = str(exc)
-        reason = "timeout" if "timeout" in text.lower() or "timed out" in text.lower() else "unreachable"
-        raise ConnectError(f"{where}: {type(exc).__name__}: {_clip(text)}", reason=reason) from None
-    except BaseException:
-        client.close()
-        raise
-    return client
-
-
-def paramiko_transport(host: Host, known_hosts_path: Path, connect_timeout_s: float) -> Transport:
-    return ParamikoTransport(connect_client(host, known_hosts_path, connect_timeout_s))
-
-
-def _first_error_line(stderr: bytes, token: str) -> str:
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+def _first_line(raw: bytes, token: str, prefer: tuple[str, ...] = ()) -> str | None:
+    lines = [line.strip() for line in raw.decode("utf-8", "replace").splitlines()]
     lines = [line for line in lines if line and not line.startswith(token)]
-    preferred = [line for line in lines if "sudo" in line.lower() or "password" in line.lower()]
-    return _clip((preferred or lines or ["(no message)"])[0])
+    preferred = [line for line in lines if any(word in line.lower() for word in prefer)]
+    candidates = preferred or lines
+    return clip(candidates[0]) if candidates else None
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 class SshCollector:
@@ -150,13 +59,15 @@ class SshCollector:
         deadline_s: float = 300,
         transport_factory: TransportFactory = paramiko_transport,
         probe_jobs: int = 4,
+        max_output: int = DEFAULT_MAX_OUTPUT,
     ) -> None:
         self.known_hosts_path = Path(known_hosts_path)
         self.probe_jobs = probe_jobs  # probes run at once on the target (1: one after another)
         self.connect_timeout_s = connect_timeout_s
         self.deadline_s = deadline_s
         self.transport_factory = transport_factory
-        self._prepared: dict[tuple[str, str, int], Future[Transport]] = {}
+        self.max_output = max_output  # bytes one host may send, at most, whatever its probes' caps
+        self._prepared: dict[tuple[str, str, int], Future[tuple[Transport, float]]] = {}
         self._lock = threading.Lock()
 
     def prepare(self, hosts: Sequence[Host]) -> None:
@@ -165,7 +76,8 @@ class SshCollector:
         A connection's handshake is most of a host's round trips; started early, it overlaps with
         whatever the caller does before collecting (loading content, opening the store, planning).
         ``collect`` takes a prepared connection, or raises the error connecting gave; ``close``
-        drops those never used. Host keys are checked exactly as when connecting in ``collect``.
+        drops those never used. Host keys are checked exactly as when connecting in ``collect``, and
+        the host's deadline counts from the moment its connection was started.
         """
         if not hosts:
             return
@@ -174,9 +86,7 @@ class SshCollector:
             for host in hosts:
                 key = (host.name, host.address, host.port)
                 if key not in self._prepared:
-                    self._prepared[key] = pool.submit(
-                        self.transport_factory, host, self.known_hosts_path, self.connect_timeout_s
-                    )
+                    self._prepared[key] = pool.submit(self._connect, host)
         pool.shutdown(wait=False)
 
     def close(self) -> None:
@@ -187,49 +97,109 @@ class SshCollector:
         for future in unused:
             future.add_done_callback(_close_transport)
 
-    def _transport(self, host: Host) -> Transport:
+    def _connect(self, host: Host) -> tuple[Transport, float]:
+        """A transport and the moment connecting began; the handshake never gets more than the deadline."""
+        began = time.monotonic()
+        timeout = min(self.connect_timeout_s, self.deadline_s)
+        try:
+            return self.transport_factory(host, self.known_hosts_path, timeout), began
+        except CollectorError:
+            raise
+        except (paramiko.SSHException, EOFError, OSError) as exc:  # a factory that let one through
+            what = clip(f"{type(exc).__name__}: {exc}")
+            raise CollectorError(f"{host.name}: connecting failed ({what})", "unreachable") from None
+
+    def _transport(self, host: Host) -> tuple[Transport, float]:
         with self._lock:
             prepared = self._prepared.pop((host.name, host.address, host.port), None)
         if prepared is not None:
             return prepared.result()  # the connect error, if any, is raised here as it would be below
-        return self.transport_factory(host, self.known_hosts_path, self.connect_timeout_s)
+        return self._connect(host)
 
     def collect(self, host: Host, requests: Sequence[ProbeRequest]) -> HostObservations:
         started_at = datetime.now(UTC)
-        begun = time.monotonic()
         token = new_token()
         # ValueError: bad requests or probe_jobs
         jobs = host.probe_jobs or self.probe_jobs
         script = build_script(requests, token, os_family_hint=host.os_family, jobs=jobs)
-        transport = self._transport(host)
+        budget = min(self.max_output, stream_budget(requests))
+        parser = StreamParser(requests, token, max_bytes=budget)
+        transport, began = self._transport(host)
         try:
-            command = "sudo -n sh -s" if host.sudo else "sh -s"
-            remaining = max(1.0, self.deadline_s - (time.monotonic() - begun))
-            result = transport.exec(command, script.encode("utf-8"), remaining)
+            remaining = self.deadline_s - (time.monotonic() - began)
+            if remaining < _MIN_EXEC_S:
+                raise CollectorError(
+                    f"{host.name}: connecting took {self.deadline_s - remaining:.1f} s of its "
+                    f"{self.deadline_s:g} s deadline; no time was left to run the probes",
+                    reason="deadline_exceeded",
+                )
+            end = self._run(host, transport, script, parser, remaining)
             exec_requests = transport.exec_requests
         finally:
             transport.close()
-        summary = self._check_started(host, result, token)
         finished_at = datetime.now(UTC)
-        facts, observations = parse_stream(result.stdout, result.stderr, requests, token, finished_at)
+        self._check_stream(host, parser, end, token, budget)
+        facts, observations = parser.result(finished_at)
         return HostObservations(
             facts=facts,
             observations=observations,
             exec_requests=exec_requests,
             started_at=started_at,
             finished_at=finished_at,
-            probes_wall_s=summary.probes_wall_s,
+            probes_wall_s=parser.summary().probes_wall_s,
         )
 
+    def _run(self, host: Host, transport: Transport, script: str, parser: StreamParser, remaining: float) -> RunEnd:
+        """The one exec request; every failure comes out as a CollectorError naming the host."""
+        command = "sudo -n sh -s" if host.sudo else "sh -s"
+        try:
+            return transport.run(command, script.encode("utf-8"), parser, remaining)
+        except CollectorError as exc:
+            if exc.reason == "deadline_exceeded":
+                message = (
+                    f"{host.name}: not finished within its deadline of {self.deadline_s:g} s "
+                    f"(cut {remaining:.1f} s after the exec request was sent; {parser.summary().records} records "
+                    "had arrived)"
+                )
+            else:
+                message = f"{host.name}: {exc}"
+            raise type(exc)(message, reason=exc.reason) from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:  # a transport that let one through
+            what = clip(f"{type(exc).__name__}: {exc}")
+            raise CollectorError(f"{host.name}: the connection failed ({what})", reason="connection_lost") from None
+
     @staticmethod
-    def _check_started(host: Host, result: ExecResult, token: str) -> StreamSummary:
-        """No start record means the script never ran: sudo refused, no `sh`, or the session died at once."""
-        summary = summarize_stream(result.stdout, token)
+    def _check_stream(host: Host, parser: StreamParser, end: RunEnd, token: str, budget: int) -> None:
+        """Host-level failures the stream shows: a flood, a lost connection, a script that never started."""
+        summary = parser.summary()
+        if summary.saturated and not summary.finished:
+            done = f"{summary.records} records had arrived" if summary.started else "none of it was the probe script's"
+            raise ExecError(
+                f"{host.name}: the host sent more than {_mib(budget)} before the probe script finished; "
+                f"reading stopped there ({done})",
+                reason="output_cap_exceeded",
+            )
         if summary.started:
-            return summary
-        line = _first_error_line(result.stderr, token)
-        status = "none" if result.exit_status is None else str(result.exit_status)
+            return  # records that did not arrive are the probes' own `missing` errors
+        status = "no exit status" if end.exit_status is None else f"exit {end.exit_status}"
+        if end.connection_lost:
+            raise CollectorError(
+                f"{host.name}: the connection dropped before the probe script started ({status})",
+                reason="connection_lost",
+            )
+        # No start record: the script never ran (sudo refused, no `sh`, the session died at once) or the
+        # target answered with something else entirely.
+        line = _first_line(bytes(parser.stderr_head), token, prefer=("sudo", "password"))
         if host.sudo:
-            message = f"{host.name}: sudo -n refused to run the probes (exit {status}): {line}"
+            message = f"{host.name}: sudo -n refused to run the probes ({status}): {line or '(no message)'}"
             raise ExecError(message, reason="sudo_failed")
-        raise ExecError(f"{host.name}: the probe script did not start (exit {status}): {line}", reason="exec_failed")
+        if line is None and parser.stdout_head:
+            first = _first_line(bytes(parser.stdout_head), token) or "(blank lines)"
+            raise ExecError(
+                f"{host.name}: the probe script did not run: the target answered ({status}) with "
+                f"{summary.received} bytes that are not the script's records, starting with: {first}",
+                reason="exec_failed",
+            )
+        raise ExecError(
+            f"{host.name}: the probe script did not start ({status}): {line or '(no message)'}", reason="exec_failed"
+        )

@@ -165,8 +165,7 @@ class KnownHostsStore:
                     for entry, old in existing
                 )
                 raise HostKeyError(
-                    f"{spec}: a different key is already trusted ({olds}); new key {new.key_type} "
-                    f"{fingerprint(key)}; pass replace=True to replace it",
+                    f"{spec}: a different key is already trusted ({olds}); new key {new.key_type} {fingerprint(key)}",
                     reason="host_key_changed",
                 )
             kept: list[str] = []

@@ -1,0 +1,239 @@
+"""Opening one SSH connection: the private key, strict host-key checking, and a handshake that ends in time."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import time
+from pathlib import Path
+from typing import NoReturn
+
+import paramiko
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from auditor.collectors.ssh.known_hosts import fingerprint
+from auditor.collectors.ssh.transport import ParamikoTransport, Watchdog, clip, cut_socket
+from auditor.errors import AuthError, CollectorError, ConnectError, HostKeyError
+from auditor.inventory import Host
+
+
+class _RejectUnknownHost(paramiko.RejectPolicy):
+    """RejectPolicy that says *why*: the host is not in the tool's known-hosts file at all."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
+        raise HostKeyError(
+            f"{hostname}: host key not trusted yet ({key.get_name()} {fingerprint(key)}); "
+            "verify the fingerprint out of band and record it first",
+            reason="host_key_unknown",
+        )
+
+
+# ---------------------------------------------------------------------------------------------- keys
+
+
+def _is_encrypted(data: bytes) -> bool:
+    """Whether a private key file needs a passphrase (OpenSSH format, or PEM: traditional or PKCS#8)."""
+    for load in (serialization.load_ssh_private_key, serialization.load_pem_private_key):
+        try:
+            load(data, None)
+        except TypeError:  # cryptography's way of saying "password-protected, none given"
+            return True
+        except (ValueError, UnsupportedAlgorithm):
+            continue  # another format, or not a key it reads: paramiko will say
+        return False
+    return False
+
+
+def _decrypted(data: bytes, passphrase: bytes | None) -> PrivateKeyTypes | None:
+    for load in (serialization.load_ssh_private_key, serialization.load_pem_private_key):
+        try:
+            return load(data, passphrase)
+        except (TypeError, ValueError, UnsupportedAlgorithm):
+            continue
+    return None
+
+
+_PARAMIKO_KEYS: tuple[tuple[type, type[paramiko.PKey]], ...] = (
+    (ed25519.Ed25519PrivateKey, paramiko.Ed25519Key),
+    (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey),
+    (rsa.RSAPrivateKey, paramiko.RSAKey),
+)
+
+
+def _as_paramiko(key: PrivateKeyTypes) -> paramiko.PKey | None:
+    """A key paramiko cannot read in its file format (PKCS#8), handed over in OpenSSH format in memory."""
+    for crypto_type, paramiko_type in _PARAMIKO_KEYS:
+        if isinstance(key, crypto_type):
+            text = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+            return paramiko_type.from_private_key(io.StringIO(text.decode("ascii")))
+    return None
+
+
+def _passphrase(host: Host, path: Path) -> bytes:
+    name = host.key_passphrase_env
+    if name is None:
+        raise AuthError(
+            f"{host.name}: key_file {path} is encrypted: load it into ssh-agent and set `use_agent: true`, "
+            "or give its passphrase in an environment variable named by `key_passphrase_env`",
+            reason="auth_failed",
+        )
+    if name not in os.environ:
+        raise AuthError(
+            f"{host.name}: key_file {path} is encrypted and environment variable {name} "
+            "(key_passphrase_env) is not set",
+            reason="auth_failed",
+        )
+    return os.environ[name].encode("utf-8")
+
+
+def load_private_key(host: Host) -> paramiko.PKey | None:
+    """The host's private key, decrypted with its ``key_passphrase_env`` if it is encrypted.
+
+    None when there is no key file, or when the file is encrypted, no passphrase is named and
+    ``use_agent`` is set: the agent then holds the key.
+    """
+    path = host.key_file
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AuthError(f"{host.name}: key_file {path} does not exist", reason="auth_failed") from None
+    except OSError as exc:
+        raise AuthError(f"{host.name}: key_file {path} cannot be read ({exc.strerror})", reason="auth_failed") from None
+    passphrase: bytes | None = None
+    if _is_encrypted(data):
+        if host.key_passphrase_env is None and host.use_agent:
+            return None
+        passphrase = _passphrase(host, path)
+    try:
+        # positional: the keyword's name changed between paramiko versions (passphrase, then password);
+        # the stubs say str, but the key loader underneath (cryptography) takes bytes only
+        return paramiko.PKey.from_path(path, passphrase)  # type: ignore[arg-type]
+    except (OSError, paramiko.SSHException, ValueError, TypeError) as exc:
+        decrypted = _decrypted(data, passphrase)
+        if passphrase is not None and decrypted is None:
+            message = (
+                f"{host.name}: key_file {path} is encrypted and the passphrase in {host.key_passphrase_env} "
+                "(key_passphrase_env) does not decrypt it"
+            )
+            raise AuthError(message, reason="auth_failed") from None
+        converted = _as_paramiko(decrypted) if decrypted is not None else None
+        if converted is not None:
+            return converted
+        detail = clip(f"{type(exc).__name__}: {exc}")
+        raise AuthError(f"{host.name}: key_file {path} cannot be loaded ({detail})", reason="auth_failed") from None
+
+
+# ---------------------------------------------------------------------------------------------- connecting
+
+
+def _password(host: Host) -> str | None:
+    if host.password_env is None:
+        return None
+    if host.password_env not in os.environ:
+        raise AuthError(
+            f"{host.name}: environment variable {host.password_env} (password_env) is not set", reason="auth_failed"
+        )
+    return os.environ[host.password_env]
+
+
+def _open_socket(host: Host, where: str, timeout_s: float) -> socket.socket:
+    try:
+        return socket.create_connection((host.address, host.port), timeout=timeout_s)
+    except TimeoutError:
+        raise ConnectError(f"{where}: connection timed out", reason="timeout") from None
+    except OSError as exc:
+        detail = clip(exc.strerror or str(exc) or type(exc).__name__)
+        raise ConnectError(f"{where}: {type(exc).__name__}: {detail}", reason="unreachable") from None
+
+
+def _handshake_error(exc: Exception, where: str, host: Host, cut: bool, timeout_s: float) -> CollectorError:
+    """What a failed handshake means; ``cut``: the watchdog ended it, whatever paramiko then raised."""
+    if cut:
+        return ConnectError(f"{where}: the SSH handshake did not finish within {timeout_s:.1f} s", reason="timeout")
+    if isinstance(exc, HostKeyError):
+        return HostKeyError(f"{where}: {exc}", reason=exc.reason)
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return HostKeyError(
+            f"{where}: HOST KEY CHANGED: presented {exc.key.get_name()} {fingerprint(exc.key)}, "
+            f"trusted {exc.expected_key.get_name()} {fingerprint(exc.expected_key)}",
+            reason="host_key_changed",
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return AuthError(f"{where}: login refused for user {host.user} ({type(exc).__name__})", reason="auth_failed")
+    if isinstance(exc, TimeoutError):
+        return ConnectError(f"{where}: connection timed out", reason="timeout")
+    text = str(exc)
+    lowered = text.lower()
+    if "indecipherable protocol version" in lowered:  # line after line, never an SSH banner
+        return ConnectError(f"{where}: the server never presented an SSH banner ({clip(text)})", reason="timeout")
+    reason = "timeout" if "timeout" in lowered or "timed out" in lowered else "unreachable"
+    return ConnectError(f"{where}: {type(exc).__name__}: {clip(text)}", reason=reason)
+
+
+def connect_client(host: Host, known_hosts_path: Path, connect_timeout_s: float) -> paramiko.SSHClient:
+    """An authenticated SSHClient, after strict host-key checking against the tool's own file only.
+
+    The whole handshake (TCP connect, banner, key exchange, authentication) ends within
+    ``connect_timeout_s``: a watchdog cuts the socket there, whatever the server does (a banner that
+    never comes or never ends, a key exchange left hanging).
+
+    paramiko's SSHClient puts the key type recorded for the host first in its host-key preferences,
+    so the server presents the recorded key; a host that presents another type is treated as changed.
+    """
+    password = _password(host)
+    pkey = load_private_key(host)
+    began = time.monotonic()
+    client = paramiko.SSHClient()
+    if Path(known_hosts_path).is_file():
+        try:
+            client.load_host_keys(str(known_hosts_path))  # never load_system_host_keys(): only the tool's file
+        except (OSError, UnicodeDecodeError) as exc:
+            message = f"{host.name}: cannot read the known-hosts file {known_hosts_path} ({type(exc).__name__})"
+            raise HostKeyError(message, reason="host_key_unknown") from None
+    client.set_missing_host_key_policy(_RejectUnknownHost())
+    where = f"{host.name} ({host.address}:{host.port})"
+    sock = _open_socket(host, where, connect_timeout_s)
+    watchdog = Watchdog(lambda: cut_socket(sock))
+    watchdog.arm(connect_timeout_s - (time.monotonic() - began))
+    try:
+        client.connect(
+            hostname=host.address,
+            port=host.port,
+            username=host.user,
+            pkey=pkey,
+            password=password,
+            allow_agent=host.use_agent,
+            look_for_keys=False,
+            sock=sock,
+            timeout=connect_timeout_s,
+            banner_timeout=connect_timeout_s,
+            auth_timeout=connect_timeout_s,
+            channel_timeout=connect_timeout_s,
+        )
+        watchdog.disarm()
+        if watchdog.fired:  # cut just as the handshake ended: the connection is gone
+            raise EOFError("the connection was cut")
+    except Exception as exc:
+        watchdog.disarm()
+        client.close()
+        sock.close()
+        raise _handshake_error(exc, where, host, watchdog.fired, connect_timeout_s) from None
+    except BaseException:
+        watchdog.disarm()
+        client.close()
+        sock.close()
+        raise
+    return client
+
+
+def paramiko_transport(host: Host, known_hosts_path: Path, connect_timeout_s: float) -> ParamikoTransport:
+    """A connected, authenticated transport for one host (see :func:`connect_client`)."""
+    return ParamikoTransport(connect_client(host, known_hosts_path, connect_timeout_s))
