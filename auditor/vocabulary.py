@@ -47,10 +47,22 @@ class RequirementRef(StrictModel):
 
 
 class RunStatus(StrEnum):
+    """How a run stands. Every run ends in one of the four final statuses; only a live run is ``running``."""
+
     running = "running"
-    completed = "completed"
-    interrupted = "interrupted"  # the process stopped (Ctrl-C, or found stale) before the run was closed
-    failed = "failed"
+    completed = "completed"  # every target was observed
+    completed_with_errors = "completed_with_errors"  # ran to its end, but some target ended in error
+    interrupted = "interrupted"  # the process stopped (Ctrl-C, or found dead) before the run was closed
+    failed = "failed"  # the run itself broke (e.g. the database went away); the reason is stored with it
+
+
+class RunEndReason(StrEnum):
+    """Why a run ended interrupted, when the auditor itself knows it; stored as the run's ``status_detail``
+    (a failed run keeps its error's own text there instead) and shown in each language."""
+
+    stopped_by_user = "stopped_by_user"  # Ctrl-C
+    process_stopped = "process_stopped"  # the process running it stopped: its leases expired unrenewed
+    no_activity = "no_activity"  # nothing stored for hours: found stale
 
 
 class Only(StrEnum):

@@ -22,7 +22,7 @@ from auditor.cli.common import (
     load,
     open_db,
 )
-from auditor.textsafe import terminal_safe
+from auditor.textsafe import terminal_text
 from auditor.vocabulary import Only, Status
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ class _ProgressView:
         self.finished: list[HostFinished | NetworkTargetFinished] = []
         self.run_id = ""
         self.tally: RunTally | None = None
+        self.status = ""
         self.progress: Progress | None = None
         if err_console.is_terminal:  # a live bar only where someone watches; logs get the lines alone
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -166,6 +167,7 @@ class _ProgressView:
                 self.progress.update(self.task, description=f"network: {len(self.finished)} target(s)")
         elif event.kind == "run_finished":
             self.tally = event.tally
+            self.status = event.status.value
 
     def print_summary(self) -> None:
         from rich.table import Table
@@ -176,16 +178,15 @@ class _ProgressView:
         for event in sorted(self.finished, key=lambda e: (e.agency_id, _name(e))):
             state = "ok" if event.status.value == "ok" else f"error: {event.error_reason}"
             counts = [str(event.counts.get(s, 0)) for s in Status]
-            table.add_row(event.agency_id, terminal_safe(_name(event)), terminal_safe(state), *counts)
+            table.add_row(terminal_text(event.agency_id), terminal_text(_name(event)), terminal_text(state), *counts)
         console.print(table)
         tally = self.tally
         if tally is None:
             return
         parts = " ".join(f"{status.value}={count}" for status, count in tally.by_status.items())
-        state = "interrupted" if tally.interrupted else "completed"
         console.print(
-            f"run {self.run_id} {state}: servers ok={tally.servers_ok} error={tally.servers_error}; "
-            f"network targets ok={tally.network_ok} error={tally.network_error}; {parts}"
+            f"run {self.run_id} {self.status.replace('_', ' ')}: servers ok={tally.servers_ok} "
+            f"error={tally.servers_error}; network targets ok={tally.network_ok} error={tally.network_error}; {parts}"
         )
 
 

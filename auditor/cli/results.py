@@ -21,7 +21,7 @@ from auditor.cli.common import (
     open_db,
 )
 from auditor.errors import ConfigError
-from auditor.textsafe import terminal_safe
+from auditor.textsafe import terminal_safe, terminal_text
 from auditor.vocabulary import Status
 
 app = typer.Typer()
@@ -29,22 +29,38 @@ app = typer.Typer()
 _STATUS_STYLE = {"pass": "green", "fail": "red", "error": "magenta", "not_applicable": "dim", "manual": "yellow"}
 
 
+_RUN_STATUS_STYLE = {
+    "running": "yellow",
+    "completed": "green",
+    "completed_with_errors": "magenta",
+    "interrupted": "magenta",
+    "failed": "red",
+}
+
+
 @app.command()
 def runs(db: DbOption = DEFAULT_DB_URL, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """List audit runs, newest first: servers apart from network targets and agency items."""
     from rich.table import Table
 
+    from auditor.reports.locale import strings
+
+    reasons = strings("en", "report").table
     with errors_to_exit():
         table = Table(title="Runs")
         columns = ("run", "started", "status", "servers ok", "servers error", "network", "pass", "fail", "error")
         for column in (*columns, "checklist"):
-            table.add_column(column, no_wrap=column == "run")
+            table.add_column(column, no_wrap=column == "run", overflow="fold")
         for run in open_db(db).list_runs(limit):
             counts, targets = run.finding_counts, run.targets
+            status = terminal_text(run.status.value, style=_RUN_STATUS_STYLE.get(run.status.value, ""))
+            if run.status_detail:  # why it ended failed or interrupted
+                detail = run.status_detail
+                status.append_text(terminal_text(f"\n{reasons.get(f'run_end_{detail}', detail)}", 300, "dim"))
             table.add_row(
                 run.id,
                 run.started_at.isoformat(timespec="seconds"),
-                run.status,
+                status,
                 str(targets.servers_ok),
                 str(targets.servers_error),
                 f"{targets.network_ok + targets.network_error}"
@@ -52,7 +68,7 @@ def runs(db: DbOption = DEFAULT_DB_URL, limit: Annotated[int, typer.Option(min=1
                 str(counts.get("pass", 0)),
                 str(counts.get("fail", 0)),
                 str(counts.get("error", 0)),
-                run.checklist_version,
+                terminal_text(run.checklist_version),
             )
         console.print(table)
 
@@ -91,14 +107,14 @@ def findings(
                 shown.append(f"\n→ {outcome.status.value}", style=_STATUS_STYLE[outcome.status.value])
             if outcome is not None and outcome.note is not None:
                 reason += "\n" + outcome.note.get(lang)
-            described = Text(row.check_id, style="bold")
+            described = terminal_text(row.check_id, style="bold")
             described.append(f" ({row.severity})\n", style="dim")
             described.append(terminal_safe(reason))
-            values = Text(terminal_safe(row.observed, 80) or "∅")
-            values.append(f"\n→ {row.expected}" if row.expected else "", style="dim")
+            values = terminal_text(row.observed, 80) if row.observed else Text("∅")
+            values.append(f"\n→ {terminal_safe(row.expected)}" if row.expected else "", style="dim")
             if row.configured is not None:  # the clause asks "configured"; `expected` is our default
                 values.append(f"\nconfigured: {'yes' if row.configured else 'no'}", style="dim")
-            table.add_row(str(row.id), row.host_name, shown, described, values)
+            table.add_row(str(row.id), terminal_text(row.host_name), shown, described, values)
         console.print(table)
 
 
@@ -108,17 +124,20 @@ def evidence(
     db: DbOption = DEFAULT_DB_URL,
     limit: Annotated[int, typer.Option(help="Characters of output shown per stream.")] = 20000,
 ) -> None:
-    """Show the evidence behind one finding: the probe, its output and its SHA-256."""
+    """Show the evidence behind one finding: the probe, its output and its SHA-256. What the target sent is shown
+    inert: control, bidirectional and zero-width characters as visible escapes, never as terminal commands."""
     from rich.text import Text
 
     with errors_to_exit():
         store = open_db(db)
         row = store.get_evidence(finding, verify=True)
         judged = store.get_finding(finding)
-        console.print(Text(f"host:        {row.host_name}"))
-        console.print(Text(f"probe:       {row.probe_id}"))
+        console.print(terminal_text(f"host:        {row.host_name}"))
+        console.print(terminal_text(f"probe:       {row.probe_id}"))
         if row.probe_id != judged.check_id:
-            console.print(Text(f"judged:      {judged.check_id} on a selection of this record: {judged.observed!r}"))
+            console.print(
+                terminal_text(f"judged:      {judged.check_id} on a selection of this record: «{judged.observed}»")
+            )
         console.print(Text(f"collected:   {row.collected_at.isoformat()}"))
         console.print(
             Text(
@@ -128,12 +147,12 @@ def evidence(
         )
         console.print(Text(f"sha256:      {row.sha256} ({'verified' if row.verified else 'MISMATCH'})"))
         console.print(Text("command:", style="bold"))
-        console.print(Text(terminal_safe(row.command)))
+        console.print(terminal_text(row.command))
         console.print(Text("stdout:", style="bold"))
-        console.print(Text(terminal_safe(row.stdout_text, limit)))
+        console.print(terminal_text(row.stdout.decode("utf-8", "backslashreplace"), limit))  # bad bytes as \xNN
         if row.stderr:
             console.print(Text("stderr:", style="bold"))
-            console.print(Text(terminal_safe(row.stderr_text, limit)))
+            console.print(terminal_text(row.stderr.decode("utf-8", "backslashreplace"), limit))
 
 
 @app.command()

@@ -4,6 +4,7 @@ contributes its ``router``; every route carries its access rule (``auditor.porta
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from auditor.content.loader import Content, load_content
+from auditor.errors import AuditorError
 from auditor.portal import pages
 from auditor.portal.access import NotSignedIn, rule_of
 from auditor.portal.config import PortalConfig
@@ -24,6 +26,8 @@ from auditor.portal.context import Portal, utcnow
 from auditor.portal.security import SecurityHeaders, load_secret
 from auditor.portal.web import portal_dir, render
 from auditor.store import Store, open_store
+
+log = logging.getLogger(__name__)
 
 # Background workers a portal process runs (the scheduler, the mail sender): each is a callable taking the
 # Portal and returning a stop function; registered by their packages, started and stopped with the app.
@@ -49,6 +53,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _end_orphaned_runs(portal)  # before the scheduler takes any lease over
         stops = [start(portal) for start in workers]
         try:
             yield
@@ -80,6 +85,17 @@ def create_app(
 
     _refuse_unguarded(app)
     return app
+
+
+def _end_orphaned_runs(portal: Portal) -> None:
+    """Runs a portal process started and never closed (it stopped, its leases expired) end as interrupted."""
+    try:
+        ended = portal.store.interrupt_orphaned_runs(portal.now())
+    except AuditorError:
+        log.exception("cannot look for runs left running by a stopped process")
+        return
+    if ended:
+        log.warning("runs left running by a stopped process, now interrupted: %s", ", ".join(ended))
 
 
 def route_table(app: FastAPI) -> tuple[APIRoute, ...]:

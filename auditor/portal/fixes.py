@@ -13,10 +13,10 @@ from auditor.portal.runcache import finished, run_cache
 from auditor.portal.standings import Standing
 from auditor.portal.web import Lang
 from auditor.reports.agency import pick_catalogue, remediation_steps, resolved_note
-from auditor.reports.inert import inert_text
 from auditor.reports.models import FAILING
 from auditor.reports.rollup import clause_key, failing_by_check
 from auditor.store import FindingRow, Store
+from auditor.textsafe import inert_text
 
 OVERDUE_FIX_DAYS = 30  # still failing, and failing already in an audit at least this many days ago: overdue
 

@@ -19,6 +19,8 @@ from auditor.portal.security import LANG_COOKIE
 from auditor.reports.locale import strings
 from auditor.reports.render import environment as report_environment
 from auditor.reports.render import reports_dir
+from auditor.textsafe import inert_text
+from auditor.vocabulary import RunStatus
 
 Lang = Literal["vi", "en"]
 LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -39,6 +41,8 @@ def environment() -> Environment:
     )
     env.filters.update(report_environment().filters)
     env.filters["local"] = local_time
+    env.filters["inert"] = inert_text  # text a target sent: control and invisible characters made visible
+    env.globals["run_statuses"] = tuple(status.value for status in RunStatus)
     return env
 
 

@@ -14,7 +14,7 @@ from auditor.content.sources import SOURCE_PREFIX
 from auditor.errors import NotFoundError
 from auditor.governance.resolve import Resolved
 from auditor.reports.diff import diff_view
-from auditor.reports.inert import inert_bytes, inert_str, inert_text
+from auditor.reports.inert import inert_bytes, inert_str
 from auditor.reports.locale import Strings, strings
 from auditor.reports.models import (
     FAILING,
@@ -31,6 +31,7 @@ from auditor.reports.models import (
 )
 from auditor.reports.rollup import assess, bar_chart, clause_labels, effective_status, failing_by_check
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
+from auditor.textsafe import inert_text
 
 STDOUT_LIMIT = 1200  # bytes of each evidence stdout shown in the appendix
 STDERR_LIMIT = 400

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor.content.loader import Content
 from auditor.evaluation.observations import ProbeOutcome
-from auditor.reports.inert import inert_text
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
+from auditor.textsafe import inert_text
 from auditor.vocabulary import LocalizedText
 
 SCHEMA_ID = "https://auditor.example/schema/run-export.schema.json"
@@ -40,6 +41,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "finding_id",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Export(BaseModel):
@@ -77,7 +79,7 @@ class RunExport(_Export):
     """One run (or one agency of it) as stored: the document ``auditor export --format json`` writes."""
 
     format: Literal["auditor-run-export"]
-    format_version: Literal[2]
+    format_version: Literal[3]
     agency_filter: str | None = None  # set when the export holds one agency; run counts stay run-wide
     run: RunSummary
     agencies: list[AgencyExport]
@@ -102,8 +104,12 @@ def run_export(store: Store, run_ref: str, agency_id: str | None = None) -> RunE
 
 
 def export_json(store: Store, run_ref: str, agency_id: str | None = None) -> str:
-    """The canonical JSON dump (UTF-8 text, no trailing newline); valid against reports/schema/."""
-    return run_export(store, run_ref, agency_id).model_dump_json(indent=2)
+    """The canonical JSON dump (UTF-8 text, no trailing newline); valid against reports/schema/.
+
+    Text is kept as stored; a lone surrogate a target sent (which UTF-8 cannot carry) is written as its JSON
+    escape (``\\udc80``), which reads back as the same character."""
+    text = json.dumps(run_export(store, run_ref, agency_id).model_dump(mode="json"), indent=2, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def json_schema() -> dict[str, Any]:

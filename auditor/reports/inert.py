@@ -1,29 +1,16 @@
 """Make target output inert for reports: printable text only, invalid bytes visible, long output cut.
 
 HTML escaping is the template engine's job (autoescape); this module removes what escaping does not:
-terminal control sequences, invisible direction overrides and undecodable bytes.
+terminal control sequences, invisible direction overrides and undecodable bytes (the characters themselves
+are those of ``auditor.textsafe``, which the command line shares).
 """
 
 from __future__ import annotations
 
 import codecs
-import re
 
 from auditor.reports.models import TrimmedText
-
-# C0 controls except tab and newline, DEL, C1 controls, and the invisible characters that reorder or hide text
-# (bidirectional overrides and isolates, zero-width characters, the BOM).
-_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def inert_text(text: str) -> str:
-    """Control and invisible characters shown as \\xNN / \\uNNNN escapes."""
-    return _HIDDEN.sub(_escape, text)
+from auditor.textsafe import inert_text
 
 
 def inert_bytes(data: bytes, limit: int) -> TrimmedText:

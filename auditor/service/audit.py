@@ -9,6 +9,7 @@ the tally and closes the run, reporting typed progress events on the way.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -20,10 +21,11 @@ from auditor import __version__
 from auditor.collectors.network.inside import InsideView
 from auditor.content.loader import Content
 from auditor.content.sources import source_probe_id
-from auditor.errors import ConfigError
-from auditor.evaluation.findings import HostResult
+from auditor.errors import ConfigError, StoreError
+from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.parsers import listening_sockets
 from auditor.inventory import Agency, Inventory, file_sha256, load_inventory
+from auditor.messages import reason, shorten
 from auditor.service.events import (
     EventSink,
     HostStarted,
@@ -34,10 +36,13 @@ from auditor.service.events import (
 )
 from auditor.service.hosts import Collector, HostPool, agency_result
 from auditor.service.plan import AuditPlan, HostPlan, NetworkPlan, plan_audit
-from auditor.vocabulary import Only, RunId, RunStatus
+from auditor.vocabulary import Only, RunEndReason, RunId, RunStatus, Status
 
 if TYPE_CHECKING:
     from auditor.store import Store
+
+log = logging.getLogger(__name__)
+ERROR_SUMMARY_LIMIT = 300  # characters of an error kept with a target or a run
 
 
 class AuditScope(BaseModel):
@@ -146,9 +151,11 @@ class AuditService:
         """Plan, record and run one audit to its end; returns its run id.
 
         The first hosts start at once and the run is recorded while they work. Every target is stored the
-        moment it finishes. Ctrl-C ends the run as ``interrupted`` (finished targets kept, the others
-        recorded as interrupted errors); any other exception marks it ``failed`` and is raised; if the run
-        cannot be recorded at all, the hosts under way finish unrecorded. Events come in order from this
+        moment it finishes; a target the store refuses is stored as an error instead and the run goes on.
+        The run ends ``completed``, ``completed_with_errors`` (a target ended in error) or, on Ctrl-C,
+        ``interrupted`` (finished targets kept, the others recorded as interrupted errors); any other
+        exception marks it ``failed`` with the reason and is raised; if the run cannot be recorded at all,
+        the hosts under way finish unrecorded. Events come in order from this
         thread, except ``HostStarted`` of hosts that start after the run was recorded, which comes from the
         host's worker thread.
         """
@@ -177,17 +184,31 @@ class AuditService:
         started.recorded(run_id)
         try:
             tally.interrupted = self._run(run_id, plan, pool, options, tally, emit)
-        except BaseException:
+        except BaseException as exc:
             if pool is not None:
                 pool.abandon()
             if self._closes(options):
-                self.store.finish_run(run_id, RunStatus.failed)  # finished targets stay stored
+                self._close_broken(run_id, exc)
             raise
-        status = RunStatus.interrupted if tally.interrupted else RunStatus.completed
+        status = _final_status(tally)
         if self._closes(options):
-            self.store.finish_run(run_id, status)
+            detail = RunEndReason.stopped_by_user.value if status is RunStatus.interrupted else None
+            status = self.store.finish_run(run_id, status, detail)
         emit(RunFinished(run_id=run_id, status=status, tally=tally))
         return run_id
+
+    def _close_broken(self, run_id: str, exc: BaseException) -> None:
+        """End a run that broke: interrupted on Ctrl-C, failed otherwise, with the reason. Finished targets stay
+        stored. When even this cannot be written (the database is gone), the run stays open and the original
+        error is what the caller sees."""
+        if isinstance(exc, KeyboardInterrupt):
+            status, detail = RunStatus.interrupted, RunEndReason.stopped_by_user.value
+        else:
+            status, detail = RunStatus.failed, error_summary(exc)
+        try:
+            self.store.finish_run(run_id, status, detail)
+        except Exception:
+            log.exception("cannot close run %s as %s", run_id, status.value)
 
     @staticmethod
     def _closes(options: AuditOptions) -> bool:
@@ -203,8 +224,7 @@ class AuditService:
         emit: EventSink,
     ) -> bool:
         def record(agency: Agency, result: HostResult) -> None:
-            result = self._with_requirements(result)
-            self.store.save_host_result(run_id, agency, result)
+            result = self._save(run_id, agency, self._with_requirements(result))
             tally.add(result)
             emit(finished_event(run_id, result))
 
@@ -228,6 +248,20 @@ class AuditService:
             except KeyboardInterrupt:
                 return True
         return False
+
+    def _save(self, run_id: str, agency: Agency, result: HostResult) -> HostResult:
+        """Store one target; returns what was stored. A result the store refuses (StoreError, a database error,
+        data it cannot hold) costs that target only: it is stored instead as an error (``store_failed``) and
+        the run goes on. Only when that fails too (the database is gone) does the error reach the run."""
+        from sqlalchemy.exc import SQLAlchemyError  # loaded with the store by now
+
+        try:
+            self.store.save_host_result(run_id, agency, result)  # one transaction: rolled back when it raises
+        except (StoreError, SQLAlchemyError, ValueError) as exc:
+            log.warning("run %s: the store refused %s (%s)", run_id, result.host_name, error_summary(exc))
+            result = unstored_result(result, error_summary(exc))
+            self.store.save_host_result(run_id, agency, result)
+        return result
 
     def _observe_network(
         self, plan: NetworkPlan, options: AuditOptions, inside: Mapping[str, InsideView]
@@ -301,6 +335,43 @@ class _StartedHosts:
 
 def _host_started(run_id: str, plan: HostPlan) -> HostStarted:
     return HostStarted(run_id=run_id, agency_id=plan.agency.id, host_name=plan.host.name, address=plan.host.address)
+
+
+def _final_status(tally: RunTally) -> RunStatus:
+    if tally.interrupted:
+        return RunStatus.interrupted
+    if tally.servers_error or tally.network_error:
+        return RunStatus.completed_with_errors
+    return RunStatus.completed
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line saying what went wrong, fit to be stored and shown: the exception type and the first line of
+    its message (a database error's own message, never the SQL statement or its parameters)."""
+    cause = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError: the driver's message alone
+    text = str(cause if cause is not None else exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return shorten(f"{type(exc).__name__}: {first}" if first else type(exc).__name__, ERROR_SUMMARY_LIMIT)
+
+
+def unstored_result(result: HostResult, detail: str) -> HostResult:
+    """What is stored of a target whose result the store refused: the target in error (``store_failed``) and
+    each of its checks in error, without anything the target sent."""
+    why = reason("error.host.store_failed", detail=detail)
+    findings = tuple(
+        finding.model_copy(update={"status": Status.error, "observed": "", "reason": why, "evidence_probe_id": None})
+        for finding in result.findings
+    )
+    return result.model_copy(
+        update={
+            "status": HostStatus.error,
+            "error_reason": "store_failed",
+            "error_detail": detail,
+            "facts": None,
+            "findings": findings,
+            "observations": (),
+        }
+    )
 
 
 def _inside_view(result: HostResult, sources: tuple[str, ...]) -> InsideView | None:

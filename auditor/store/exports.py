@@ -11,7 +11,8 @@ from auditor.store.rows import EXPORT_TEXT_CAP, aware, export_stream
 from auditor.store.schema import EvidenceRecord, RunHostRecord
 
 EXPORT_FORMAT = "auditor-run-export"
-EXPORT_FORMAT_VERSION = 2  # 2: run counts split servers, network targets and agency items
+# 2: run counts split servers, network targets and agency items; 3: completed_with_errors, the run's status_detail
+EXPORT_FORMAT_VERSION = 3
 
 
 class ExportStore(FindingStore):

@@ -50,6 +50,7 @@ def run_summary(record: RunRecord, targets: TargetCounts, findings: dict[str, in
         started_at=record.started_at,
         finished_at=record.finished_at,
         status=RunStatus(record.status),
+        status_detail=record.status_detail,
         tool_version=record.tool_version,
         checklist_version=record.checklist_version,
         inventory_sha256=record.inventory_sha256,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,10 +17,25 @@ from auditor.store.base import StoreBase, escape_like
 from auditor.store.rows import aware, run_summary
 from auditor.store.schema import FindingRecord, RunHostRecord, RunRecord
 from auditor.store.views import RunStatus, RunSummary, TargetCounts, empty_status_counts
+from auditor.vocabulary import RunEndReason
 
 _SECRET_WORDS = ("password", "passphrase", "secret", "token", "private_key", "credential")
-_FINAL_STATUSES = frozenset({RunStatus.completed, RunStatus.interrupted, RunStatus.failed})
+_FINAL_STATUSES = frozenset(set(RunStatus) - {RunStatus.running})
 RunCounts = tuple[TargetCounts, dict[str, int]]
+STATUS_DETAIL_LIMIT = 1000  # characters of the reason kept with a run
+
+
+def mark_interrupted(session: Session, run_ids: Sequence[str], reason: RunEndReason) -> list[str]:
+    """End these runs as interrupted (for ``reason``), those still ``running`` only; returns the ones it ended."""
+    if not run_ids:
+        return []
+    ended = session.scalars(
+        update(RunRecord)
+        .where(RunRecord.id.in_(list(run_ids)), RunRecord.status == RunStatus.running.value)
+        .values(status=RunStatus.interrupted.value, finished_at=datetime.now(UTC), status_detail=reason.value)
+        .returning(RunRecord.id)
+    )
+    return sorted(ended)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -88,29 +103,45 @@ class RunStore(StoreBase):
                 continue
         raise StoreError("could not allocate a unique run id")
 
-    def finish_run(self, run_id: str, status: RunStatus | str = RunStatus.completed) -> None:
-        """Close a run: completed, interrupted or failed. Caches target and finding counts on the run row."""
+    def finish_run(
+        self, run_id: str, status: RunStatus | str = RunStatus.completed, detail: str | None = None
+    ) -> RunStatus:
+        """Close a run with a final status and, for an abnormal end, the reason; returns the status recorded.
+
+        ``completed`` is recorded as ``completed_with_errors`` when a target of the run ended in error, so that
+        every caller closes runs alike. Caches target and finding counts on the run row.
+        """
         final = RunStatus(status)
         if final not in _FINAL_STATUSES:
-            raise ValueError(f"a run finishes as completed, interrupted or failed, not {final.value!r}")
+            raise ValueError(f"a run finishes as {', '.join(sorted(_FINAL_STATUSES))}, not {final.value!r}")
         with self._write() as session:
-            updated = session.execute(
+            updated = session.execute(  # a write first: SQLite takes its write lock right away
                 update(RunRecord)
                 .where(RunRecord.id == run_id)
-                .values(status=final.value, finished_at=datetime.now(UTC))
+                .values(
+                    status=final.value,
+                    finished_at=datetime.now(UTC),
+                    status_detail=detail[:STATUS_DETAIL_LIMIT] if detail else None,
+                )
                 .returning(RunRecord.id)
             ).first()
             if updated is None:
                 raise NotFoundError(f"no run {run_id!r}")
             targets, findings = self._counts(session, [run_id])[run_id]
+            if final is RunStatus.completed and (targets.servers_error or targets.network_error):
+                final = RunStatus.completed_with_errors
             session.execute(
                 update(RunRecord)
                 .where(RunRecord.id == run_id)
-                .values(counts={"targets": targets.model_dump(), "findings": findings})
+                .values(status=final.value, counts={"targets": targets.model_dump(), "findings": findings})
             )
+        return final
 
     def mark_stale_runs(self, older_than: timedelta = timedelta(hours=6)) -> list[str]:
-        """Mark ``running`` runs with no activity (start or last saved host) for ``older_than`` as interrupted."""
+        """Mark ``running`` runs with no activity (start or last saved host) for ``older_than`` as interrupted.
+
+        Nothing calls it on its own: a run without leases (one the command line started) may belong to a live
+        process on another machine, and only its owner's silence for that long suggests it is gone."""
         cutoff = datetime.now(UTC) - older_than
         last_host = (
             select(RunHostRecord.run_id, func.max(RunHostRecord.finished_at).label("last"))
@@ -128,13 +159,7 @@ class RunStore(StoreBase):
                 for run_id, started_at, last in rows
                 if max(started_at, aware(last) if last is not None else started_at) < cutoff
             ]
-            if stale:
-                session.execute(
-                    update(RunRecord)
-                    .where(RunRecord.id.in_(stale), RunRecord.status == RunStatus.running.value)
-                    .values(status=RunStatus.interrupted.value, finished_at=datetime.now(UTC))
-                )
-        return sorted(stale)
+            return mark_interrupted(session, stale, RunEndReason.no_activity)
 
     # -- run id resolution -------------------------------------------------------------------------------------
 

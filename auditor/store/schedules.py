@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from auditor.errors import NotFoundError
 from auditor.store.base import StoreBase
+from auditor.store.runs import mark_interrupted
 from auditor.store.schema import AuditLeaseRecord, ScheduleRecord
 from auditor.store.views import LeaseRow, ScheduleRow
+from auditor.vocabulary import RunEndReason
 
 
 class ScheduleStore(StoreBase):
@@ -93,15 +96,14 @@ class ScheduleStore(StoreBase):
     # -- leases ------------------------------------------------------------------------------------------------
 
     def acquire_leases(self, agency_ids: Sequence[str], holder: str, now: datetime, ttl: timedelta) -> bool:
-        """Take the lease of every agency, or of none (another holder still has one that has not expired)."""
+        """Take the lease of every agency, or of none (another holder still has one that has not expired).
+
+        An expired lease taken over here may be the last trace of a run whose process died: that run, if still
+        ``running``, is ended as interrupted in the same transaction."""
         wanted = sorted(set(agency_ids))
         try:
             with self._write() as session:
-                session.execute(
-                    delete(AuditLeaseRecord).where(
-                        AuditLeaseRecord.agency_id.in_(wanted), AuditLeaseRecord.expires_at < now
-                    )
-                )
+                _drop_expired_leases(session, AuditLeaseRecord.agency_id.in_(wanted), AuditLeaseRecord.expires_at < now)
                 session.add_all(
                     AuditLeaseRecord(agency_id=a, holder=holder, run_id=None, acquired_at=now, expires_at=now + ttl)
                     for a in wanted
@@ -124,6 +126,18 @@ class ScheduleStore(StoreBase):
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    def interrupt_orphaned_runs(self, now: datetime) -> list[str]:
+        """End as interrupted every ``running`` run whose lease expired, and drop those leases; returns the runs.
+
+        A live run renews its leases every heartbeat, so an expired lease naming a run means the process that
+        started it stopped. Runs without a lease (started from the command line) are left alone: nothing here
+        can tell whether their process still lives. Should a run's process outlive its lease after all, its
+        own end overwrites this status."""
+        with self._write() as session:
+            return _drop_expired_leases(
+                session, AuditLeaseRecord.expires_at < now, AuditLeaseRecord.run_id.is_not(None)
+            )
+
     def release_leases(self, holder: str) -> None:
         with self._write() as session:
             session.execute(delete(AuditLeaseRecord).where(AuditLeaseRecord.holder == holder))
@@ -132,3 +146,12 @@ class ScheduleStore(StoreBase):
         with self._read() as session:
             records = session.scalars(select(AuditLeaseRecord).order_by(AuditLeaseRecord.agency_id))
             return [LeaseRow.model_validate(r, from_attributes=True) for r in records]
+
+
+def _drop_expired_leases(session: Session, *expired: ColumnElement[bool]) -> list[str]:
+    """Delete the leases matching ``expired``; the runs they named that are still running end as interrupted
+    (their process stopped renewing them). Returns those runs. A write first: SQLite locks at once."""
+    named = session.scalars(delete(AuditLeaseRecord).where(*expired).returning(AuditLeaseRecord.run_id)).all()
+    return mark_interrupted(
+        session, sorted({run_id for run_id in named if run_id is not None}), RunEndReason.process_stopped
+    )

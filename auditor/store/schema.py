@@ -28,6 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from auditor.store.textcodec import from_store, to_store
+from auditor.vocabulary import RunStatus
+
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -36,7 +39,7 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_STATUSES: tuple[str, ...] = ("running", "completed", "interrupted", "failed")
+RUN_STATUSES: tuple[str, ...] = tuple(status.value for status in RunStatus)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -62,6 +65,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class TargetText(TypeDecorator[str]):
+    """Text that may carry what a target sent: any str is stored (NUL and lone surrogates escaped, reversibly,
+    by ``textcodec``) and read back exactly. Plain TEXT in the database; every write and read goes through here."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else to_store(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else from_store(value)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -69,22 +86,21 @@ class Base(DeclarativeBase):
 class RunRecord(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('running', 'completed', 'interrupted', 'failed')",
-            name="status",
-        ),
+        CheckConstraint("status IN (" + ", ".join(f"'{status}'" for status in RUN_STATUSES) + ")", name="status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)  # RunStatus
     tool_version: Mapped[str] = mapped_column(String(64), nullable=False)
     checklist_version: Mapped[str] = mapped_column(Text, nullable=False)
     inventory_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     # Cached by finish_run; live counts are always computed from run_hosts/findings when read.
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Why the run ended as it did when that was not a normal end (failed, interrupted); None otherwise.
+    status_detail: Mapped[str | None] = mapped_column(TargetText(), nullable=True)
 
 
 class AgencyRecord(Base):
@@ -109,10 +125,10 @@ class RunHostRecord(Base):
     # "host": a server over SSH; "agency": the agency itself (manual items); "service":
     # tcp://address:port seen from the network; "website": a public URL.
     kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="host")
-    address: Mapped[str] = mapped_column(Text, nullable=False)
+    address: Mapped[str] = mapped_column(TargetText(), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     error_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(TargetText(), nullable=True)
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     exec_requests: Mapped[int] = mapped_column(Integer, nullable=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
@@ -126,7 +142,7 @@ class EvidenceRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_host_id: Mapped[int] = mapped_column(Integer, ForeignKey("run_hosts.id", ondelete="CASCADE"), nullable=False)
     probe_id: Mapped[str] = mapped_column(String(128), nullable=False)
-    command: Mapped[str] = mapped_column(Text, nullable=False)
+    command: Mapped[str] = mapped_column(TargetText(), nullable=False)
     outcome: Mapped[str] = mapped_column(String(16), nullable=False)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     stdout: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
@@ -151,12 +167,12 @@ class FindingRecord(Base):
     check_id: Mapped[str] = mapped_column(String(128), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     severity: Mapped[str] = mapped_column(String(16), nullable=False)
-    observed: Mapped[str] = mapped_column(Text, nullable=False)
-    expected: Mapped[str] = mapped_column(Text, nullable=False)
+    observed: Mapped[str] = mapped_column(TargetText(), nullable=False)
+    expected: Mapped[str] = mapped_column(TargetText(), nullable=False)
     # Is the setting configured at all (what TCVN 11930 asks), apart from our profile's threshold.
     configured: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    reason_vi: Mapped[str] = mapped_column(Text, nullable=False)
-    reason_en: Mapped[str] = mapped_column(Text, nullable=False)
+    reason_vi: Mapped[str] = mapped_column(TargetText(), nullable=False)
+    reason_en: Mapped[str] = mapped_column(TargetText(), nullable=False)
     requirements: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False)
     evidence_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("evidence.id", ondelete="SET NULL"), nullable=True

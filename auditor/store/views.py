@@ -46,6 +46,7 @@ class RunSummary(_View):
     started_at: datetime
     finished_at: datetime | None
     status: RunStatus
+    status_detail: str | None = None  # why the run ended failed or interrupted
     tool_version: str
     checklist_version: str
     inventory_sha256: str

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -296,5 +297,56 @@ def test_the_run_pages_speak_english_too(harness: PortalHarness) -> None:
         run_id = harness.store.list_runs()[0].id
         assert "Servers observed" in client.get(f"/runs/{run_id}").text
         assert "Scheduled audits" in client.get("/schedules").text
+    finally:
+        client.cookies.delete("auditor_lang")
+
+
+# -- how runs end, in each language --------------------------------------------------------------------------------
+
+
+def test_a_run_left_running_by_a_stopped_portal_is_interrupted_when_the_portal_starts(harness: PortalHarness) -> None:
+    store, now = harness.store, harness.clock.now
+    orphan = store.start_run("test", "test", "0" * 64, {"started_by": "scheduler"})
+    assert store.acquire_leases(["baosoctrang"], "old-portal:1:ab", now - timedelta(hours=2), timedelta(minutes=3))
+    store.renew_leases("old-portal:1:ab", now - timedelta(hours=2), timedelta(minutes=3), orphan)
+    from_cli = store.start_run("test", "test", "0" * 64, {})  # no lease: maybe alive elsewhere, left alone
+    with harness.client():  # the app starts (its lifespan), as `auditor serve` does
+        pass
+    assert store.get_run(orphan).status is RunStatus.interrupted
+    assert store.get_run(orphan).status_detail == "process_stopped"
+    assert store.get_run(from_cli).status is RunStatus.running
+    assert store.list_leases() == []
+
+    client = harness.signed_in("lanhdao")
+    page = client.get(f"/runs/{orphan}").text
+    assert ">bị gián đoạn<" in page and "tiến trình chạy lượt đánh giá đã dừng" in page
+    assert "process_stopped" not in page and ">interrupted<" not in page
+    client.cookies.set("auditor_lang", "en")
+    try:
+        page = client.get(f"/runs/{orphan}").text
+        assert ">interrupted<" in page and "the process running it stopped" in page
+    finally:
+        client.cookies.delete("auditor_lang")
+
+
+def test_every_final_status_has_its_name_in_each_language_and_reasons_are_inert(harness: PortalHarness) -> None:
+    store = harness.store
+    with_errors = store.start_run("test", "test", "0" * 64, {})
+    store.finish_run(with_errors, RunStatus.completed_with_errors)
+    failed = store.start_run("test", "test", "0" * 64, {})
+    store.finish_run(failed, RunStatus.failed, "OperationalError: server \u202etxt.exe closed\x1b[2J")
+    running = store.start_run("test", "test", "0" * 64, {})
+    client = harness.signed_in("lanhdao")
+
+    listing = client.get("/runs").text
+    assert ">hoàn tất, có lỗi<" in listing and ">lỗi<" in listing
+    assert ">completed_with_errors<" not in listing and ">failed<" not in listing
+    page = client.get(f"/runs/{failed}").text
+    assert "OperationalError: server \\u202etxt.exe closed\\x1b[2J" in page and "\u202e" not in page
+    live = client.get(f"/runs/{running}").text  # what the live progress names a run's end with
+    assert 'data-t-run-completed_with_errors="hoàn tất, có lỗi"' in live
+    client.cookies.set("auditor_lang", "en")
+    try:
+        assert ">completed with errors<" in client.get("/runs").text
     finally:
         client.cookies.delete("auditor_lang")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DataError
 
 from auditor.collectors.network.inside import InsideView
 from auditor.content.checks import Check
@@ -23,7 +24,9 @@ from auditor.service.events import AuditEvent, HostFinished, NetworkTargetFinish
 from auditor.service.plan import NetworkPlan
 from auditor.store import RunStatus, Store, open_store
 from auditor.vocabulary import LocalizedText, Only, RequirementRef, Status
+from tests.unit.test_store import any_url, sqlite_url
 
+__all__ = ["any_url", "sqlite_url"]  # fixtures used here
 TEXT = LocalizedText(vi="Kiểm tra", en="Check")
 SHIPPED = load_content()
 
@@ -226,8 +229,9 @@ def test_an_unreachable_host_is_an_error_result_and_the_run_goes_on(store: Store
     finished = {e.host_name: e for e in events if isinstance(e, HostFinished)}
     assert finished["web1"].status is HostStatus.error and finished["web1"].error_reason == "unreachable"
     assert finished["web2"].status is HostStatus.ok
+    assert isinstance(events[-1], RunFinished) and events[-1].status is RunStatus.completed_with_errors
     run = store.get_run(run_id)
-    assert (run.status, run.targets.servers_ok, run.targets.servers_error) == (RunStatus.completed, 1, 1)
+    assert (run.status, run.targets.servers_ok, run.targets.servers_error) == (RunStatus.completed_with_errors, 1, 1)
     assert {r.status for r in store.list_findings(run_id, host_name="web1") if r.check_id.startswith("sshd")} == {
         Status.error
     }
@@ -250,6 +254,7 @@ def test_ctrl_c_ends_the_run_interrupted_with_what_finished(store: Store) -> Non
     assert isinstance(events[-1], RunFinished) and events[-1].status is RunStatus.interrupted
     assert events[-1].tally.interrupted
     assert store.get_run(run_id).status is RunStatus.interrupted
+    assert store.get_run(run_id).status_detail == "stopped_by_user"
     hosts = {h.host_name: h for h in store.list_run_hosts(run_id)}
     assert hosts["web1"].status is HostStatus.ok  # finished before the interrupt: kept
     assert hosts["web2"].error_reason == "interrupted"
@@ -261,7 +266,7 @@ def test_a_crash_marks_the_run_failed_and_keeps_finished_targets(store: Store) -
     with pytest.raises(RuntimeError, match="agent bug"):
         _service(store, FakeCollector(), network).start_audit(_scope(), OPTIONS)
     (run,) = store.list_runs()
-    assert run.status is RunStatus.failed
+    assert run.status is RunStatus.failed and run.status_detail == "RuntimeError: agent bug"
     assert (run.targets.servers_ok, run.targets.network_ok) == (2, 1)
 
 
@@ -325,3 +330,93 @@ def test_a_run_that_cannot_be_recorded_raises(tmp_path: Path) -> None:
     service = AuditService(opener, CONTENT, collector=lambda _o: FakeCollector(), network=FakeNetwork())
     with pytest.raises(StoreError, match="cannot open"):
         service.start_audit(_scope(only=Only.ssh), OPTIONS)
+
+
+# -- what the store refuses costs one target, never the run ---------------------------------------------------------
+
+
+class RefusingStore:
+    """Wraps a store: saving the named targets raises ``error`` (the first ``times`` attempts for each)."""
+
+    def __init__(self, store: Store, refuse: set[str], error: BaseException, times: int = 1) -> None:
+        self.store, self.refuse, self.error, self.times = store, refuse, error, times
+        self.attempts: dict[str, int] = {}
+        self._save = store.save_host_result
+        store.save_host_result = self.save  # type: ignore[method-assign]
+
+    def save(self, run_id: str, agency: Agency, result: HostResult) -> int:
+        tried = self.attempts[result.host_name] = self.attempts.get(result.host_name, 0) + 1
+        if result.host_name in self.refuse and tried <= self.times:
+            raise self.error
+        return self._save(run_id, agency, result)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        StoreError("cannot write to the audit store at postgresql://auditor:***@db/audit: value too long"),
+        DataError("INSERT INTO findings ...", {"observed": "hunter2"}, Exception("invalid byte sequence")),
+        ValueError("host 'web1': duplicate observation probe ids: x"),
+    ],
+)
+def test_a_target_the_store_refuses_is_stored_as_an_error_and_the_run_goes_on(
+    store: Store, error: BaseException
+) -> None:
+    refusing = RefusingStore(store, {"web1"}, error)
+    events: list[AuditEvent] = []
+    run_id = _service(store, FakeCollector()).start_audit(_scope(), OPTIONS, on_event=events.append)
+
+    assert refusing.attempts["web1"] == 2  # refused, then stored as an error
+    finished = {e.host_name: e for e in events if isinstance(e, HostFinished)}
+    assert finished["web1"].status is HostStatus.error and finished["web1"].error_reason == "store_failed"
+    assert finished["web2"].status is HostStatus.ok
+    assert isinstance(events[-1], RunFinished) and events[-1].status is RunStatus.completed_with_errors
+    assert events[-1].tally.servers_error == 1  # what makes `auditor audit` exit 2
+    run = store.get_run(run_id)
+    assert run.status is RunStatus.completed_with_errors and run.targets.network_ok == 1  # the rest went on
+    hosts = {h.host_name: h for h in store.list_run_hosts(run_id)}
+    web1 = hosts["web1"]
+    assert web1.error_reason == "store_failed" and web1.facts is None
+    assert web1.error_detail is not None and type(error).__name__ in web1.error_detail
+    assert "hunter2" not in web1.error_detail and "INSERT" not in web1.error_detail  # no data, no SQL
+    findings = store.list_findings(run_id, host_name="web1")
+    assert findings and {f.status for f in findings} == {Status.error}
+    assert {f.evidence_id for f in findings} == {None} and {f.observed for f in findings} == {""}
+    assert all(f.reason_en.startswith("Error: the database could not store") for f in findings)
+    assert all("cơ sở dữ liệu" in f.reason_vi for f in findings)
+    assert len(store.list_findings(run_id, host_name="web2")) == 3
+
+
+def test_when_even_the_error_cannot_be_stored_the_run_fails_with_the_reason(store: Store) -> None:
+    RefusingStore(store, {"web1"}, StoreError("cannot write to the audit store at sqlite:///a.db: disk I/O error"), 2)
+    with pytest.raises(StoreError, match="disk I/O"):
+        _service(store, FakeCollector()).start_audit(
+            _scope(only=Only.ssh), OPTIONS.model_copy(update={"concurrency": 1})
+        )
+    (run,) = store.list_runs()
+    assert run.status is RunStatus.failed
+    assert run.status_detail == "StoreError: cannot write to the audit store at sqlite:///a.db: disk I/O error"
+
+
+def test_ctrl_c_outside_the_host_pool_ends_the_run_interrupted(store: Store) -> None:
+    RefusingStore(store, {"agency:bst"}, KeyboardInterrupt())  # while the agency's items are stored, first
+    with pytest.raises(KeyboardInterrupt):
+        _service(store, FakeCollector()).start_audit(_scope(), OPTIONS)
+    (run,) = store.list_runs()
+    assert run.status is RunStatus.interrupted and run.finished_at is not None
+    assert run.status_detail == "stopped_by_user"
+
+
+def test_a_nul_byte_from_a_target_is_stored_on_every_database(any_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target printing NUL (which PostgreSQL text cannot hold) is judged, stored and read back like any other."""
+    monkeypatch.setitem(OUTPUTS, "files_motd_present", b"welcome\x00\xff \xe2\x80\xae\n")
+    monkeypatch.setitem(OUTPUTS, "source.sshd_effective", b"permitrootlogin y\x00es\nx11forwarding no\n")
+    with open_store(any_url) as store:
+        run_id = _service(store, FakeCollector()).start_audit(_scope(only=Only.ssh), OPTIONS)
+        run = store.get_run(run_id)
+        assert run.status is RunStatus.completed and run.targets.servers_ok == 2
+        root = store.list_findings(run_id, host_name="web1", check_id="sshd_root_login_off")[0]
+        assert root.status is Status.failed and root.observed == "y\x00es"
+        assert "y\x00es" in root.reason_en
+        evidence = store.get_evidence(root.id)
+        assert evidence.verified and evidence.stdout == OUTPUTS["source.sshd_effective"]

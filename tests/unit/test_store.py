@@ -15,6 +15,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, text, update
+from sqlalchemy.exc import IntegrityError
 
 from auditor.errors import NotFoundError, StoreError
 from auditor.evaluation.findings import Finding, HostResult, HostStatus
@@ -147,10 +148,11 @@ def test_round_trip(any_url: str) -> None:
         run_id = start(store)
         store.save_host_result(run_id, make_agency(), ok_host())
         store.save_host_result(run_id, make_agency(vi="Đài THVN", en="VTV"), error_host())
-        store.finish_run(run_id, RunStatus.completed)
+        # a target ended in error: "completed" is recorded as completed_with_errors, whoever closes the run
+        assert store.finish_run(run_id, RunStatus.completed) is RunStatus.completed_with_errors
 
         run = store.get_run(run_id)
-        assert run.status is RunStatus.completed
+        assert run.status is RunStatus.completed_with_errors and run.status_detail is None
         assert (run.targets.servers_ok, run.targets.servers_error) == (1, 1)
         assert run.finding_counts == {"pass": 1, "fail": 1, "error": 2, "not_applicable": 0, "manual": 1}
         assert run.options == {"concurrency": 4, "filters": ["ssh.*"]}
@@ -261,8 +263,28 @@ def test_finish_run_checks(store: Store) -> None:
         store.finish_run(run_id, "running")
     with pytest.raises(ValueError):
         store.finish_run(run_id, "bogus")
-    store.finish_run(run_id, "interrupted")
-    assert store.get_run(run_id).status is RunStatus.interrupted
+    assert store.finish_run(run_id, "interrupted", "stopped by Ctrl-C") is RunStatus.interrupted
+    run = store.get_run(run_id)
+    assert run.status is RunStatus.interrupted and run.status_detail == "stopped by Ctrl-C"
+    clean = start(store)
+    store.save_host_result(clean, make_agency(), ok_host())
+    assert store.finish_run(clean, "completed") is RunStatus.completed  # no target in error
+    assert store.get_run(clean).status is RunStatus.completed and store.get_run(clean).status_detail is None
+
+
+def test_every_final_status_is_accepted_by_the_database(any_url: str) -> None:
+    """The CHECK constraint and the column width follow RunStatus (completed_with_errors is 21 characters)."""
+    with open_store(any_url) as store:
+        for status in RunStatus:
+            if status is RunStatus.running:
+                continue
+            run_id = start(store)
+            reason = "OperationalError: gone \x00 \ud800 \\x00" if status is RunStatus.failed else None
+            store.finish_run(run_id, status, reason)
+            run = store.get_run(run_id)
+            assert (run.status, run.status_detail) == (status, reason)
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:  # anything else is refused
+            conn.execute(text("UPDATE runs SET status = 'bogus'"))
 
 
 def test_save_host_result_rejects_bad_input(store: Store) -> None:
@@ -297,8 +319,44 @@ def test_mark_stale_runs(store: Store) -> None:
     store.finish_run(done, "completed")
     assert store.mark_stale_runs(timedelta(hours=6)) == [old]
     assert store.get_run(old).status is RunStatus.interrupted
+    assert store.get_run(old).status_detail == "no_activity"
     assert store.get_run(fresh).status is RunStatus.running
     assert store.get_run(done).status is RunStatus.completed
+
+
+def test_runs_whose_leases_expired_end_interrupted_and_others_are_left_alone(any_url: str) -> None:
+    ttl, now = timedelta(minutes=3), datetime.now(UTC)
+    with open_store(any_url) as store:
+        dead, live, cli, done = start(store), start(store), start(store), start(store)
+        assert store.acquire_leases(["vtv", "vov"], "host:1:dead", now - timedelta(hours=1), ttl)
+        store.renew_leases("host:1:dead", now - timedelta(hours=1), ttl, dead)  # then its process died
+        assert store.acquire_leases(["live"], "host:2:live", now, ttl)
+        store.renew_leases("host:2:live", now, ttl, live)
+        assert store.acquire_leases(["done"], "host:3:done", now - timedelta(hours=1), ttl)
+        store.renew_leases("host:3:done", now - timedelta(hours=1), ttl, done)
+        store.finish_run(done, "completed")  # ended, but its lease was never released
+        assert store.acquire_leases(["starting"], "host:4:starting", now - timedelta(hours=1), ttl)  # no run yet
+
+        assert store.interrupt_orphaned_runs(now) == [dead]
+        ended = store.get_run(dead)
+        assert ended.status is RunStatus.interrupted and ended.finished_at is not None
+        assert ended.status_detail == "process_stopped"
+        assert store.get_run(live).status is RunStatus.running  # its process renews its lease
+        assert store.get_run(cli).status is RunStatus.running  # no lease: nothing tells it is gone
+        assert store.get_run(done).status is RunStatus.completed
+        assert {lease.holder for lease in store.list_leases()} == {"host:2:live", "host:4:starting"}
+        assert store.interrupt_orphaned_runs(now) == []
+
+
+def test_taking_over_an_expired_lease_ends_the_run_that_held_it(any_url: str) -> None:
+    ttl, now = timedelta(minutes=3), datetime.now(UTC)
+    with open_store(any_url) as store:
+        dead = start(store)
+        assert store.acquire_leases(["vtv"], "host:1:dead", now - timedelta(hours=1), ttl)
+        store.renew_leases("host:1:dead", now - timedelta(hours=1), ttl, dead)
+        assert store.acquire_leases(["vtv"], "host:2:new", now, ttl)
+        assert store.get_run(dead).status is RunStatus.interrupted
+        assert [lease.holder for lease in store.list_leases()] == ["host:2:new"]
 
 
 # -- durability and concurrency -------------------------------------------------------------------------------------

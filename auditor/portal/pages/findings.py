@@ -15,10 +15,11 @@ from auditor.portal.access import Access, Scope, route
 from auditor.portal.context import portal_of
 from auditor.portal.web import lang_of, render
 from auditor.reports.agency import remediation_steps, resolved_note
-from auditor.reports.inert import inert_bytes, inert_str, inert_text
+from auditor.reports.inert import inert_bytes, inert_str
 from auditor.reports.models import TrimmedText
 from auditor.reports.rollup import clause_labels
 from auditor.store import EvidenceRow
+from auditor.textsafe import inert_text
 
 router = APIRouter()
 OBSERVED_LIMIT = 4 * 1024  # bytes shown of the observed value
