@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import (
     AnyHttpUrl,
+    BeforeValidator,
     Field,
     StringConstraints,
     field_validator,
@@ -19,10 +20,35 @@ from pydantic import (
 
 from auditor.errors import InventoryError
 from auditor.vocabulary import LocalizedText, Slug, StrictModel
-from auditor.yamlio import format_validation_error, load_yaml_file
+from auditor.yamlio import format_validation_error, read_yaml_file
 
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 InputValue = int | float | str | bool
+_DNS_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _network(value: object) -> object:
+    """A network in CIDR notation, with one clear message instead of one per IP version."""
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a network in CIDR notation, e.g. 10.20.0.0/24")
+    try:
+        return ipaddress.ip_network(value)
+    except ValueError as exc:
+        raise ValueError(f"must be a network in CIDR notation, e.g. 10.20.0.0/24 ({exc})") from None
+
+
+Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_network)]
+
+
+def _is_dns_name(value: str) -> bool:
+    labels = value.split(".")
+    return (
+        len(value) <= 253
+        and all(_DNS_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()  # all-numeric: a mistyped IPv4 address such as 10.0.0.256, not a name
+    )
 
 
 class Contact(StrictModel):
@@ -39,6 +65,7 @@ class Host(StrictModel):
     key_file: Path | None = None  # private key path; omit and set use_agent to rely on ssh-agent
     use_agent: bool = False
     password_env: EnvVarName | None = None  # name of an environment variable, never the password
+    key_passphrase_env: EnvVarName | None = None  # names the variable holding key_file's passphrase, if encrypted
     sudo: bool = False  # run the probe bundle through `sudo -n sh`
     roles: tuple[Slug, ...] = ()
     os_family: str | None = None  # optional hint: debian | rhel
@@ -50,8 +77,21 @@ class Host(StrictModel):
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+            if not _is_dns_name(value):
                 raise ValueError("must be an IP address or a DNS name") from None
+        return value
+
+    @field_validator("key_file")
+    @classmethod
+    def _usable_path(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if "\x00" in str(value):
+            raise ValueError("must not contain a NUL character")
+        try:
+            value.expanduser()  # resolved against the file's folder once loaded; `~user` must exist here
+        except RuntimeError:
+            raise ValueError(f"{value.parts[0]}: no such user's home folder") from None
         return value
 
     @field_validator("os_family")
@@ -65,6 +105,8 @@ class Host(StrictModel):
     def _has_a_credential(self) -> Host:
         if self.key_file is None and not self.use_agent and self.password_env is None:
             raise ValueError("give key_file, use_agent: true or password_env (the NAME of an environment variable)")
+        if self.key_passphrase_env is not None and self.key_file is None:
+            raise ValueError("key_passphrase_env names the passphrase of key_file: give key_file too")
         return self
 
 
@@ -73,7 +115,7 @@ class Agency(StrictModel):
     name: LocalizedText
     contact: Contact | None = None
     hosts: tuple[Host, ...] = ()
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    networks: tuple[Network, ...] = ()
     websites: tuple[AnyHttpUrl, ...] = ()
     inputs: dict[Slug, InputValue] = Field(default_factory=dict)  # threshold overrides for this agency
 
@@ -127,11 +169,11 @@ def file_sha256(path: Path) -> str:
 
 def load_inventory(path: Path) -> Inventory:
     """Read and validate an inventory; relative key paths are resolved against the file's folder."""
-    data = load_yaml_file(path, InventoryError)
+    document = read_yaml_file(path, InventoryError)
     try:
-        inventory = Inventory.model_validate(data)
+        inventory = Inventory.model_validate(document.data)
     except ValueError as exc:
-        raise InventoryError(format_validation_error(path, exc, data)) from None
+        raise InventoryError(format_validation_error(path, exc, document.data, line_of=document.line_of)) from None
     base = path.parent
     agencies = []
     for agency in inventory.agencies:

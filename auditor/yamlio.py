@@ -1,7 +1,9 @@
-"""Safe YAML reading and error messages that name the file, the item and the field."""
+"""Safe YAML reading and error messages that name the file, the line, the item and the field."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,43 +11,169 @@ import yaml
 from pydantic import ValidationError
 
 from auditor.errors import ConfigError
+from auditor.textsafe import terminal_safe
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_TAGS = "tag:yaml.org,2002:"
 # Keys that identify an item in a list, tried in this order, to say *which* item is wrong.
-_ITEM_KEYS = ("id", "name", "probe_id", "check")
+_ITEM_KEYS = ("id", "name", "probe_id", "check", "item")
+_LABEL_CHARS = 60  # of an item's id as echoed in a message
+_LISTED_PROBLEMS = 20  # a file with more problems lists these and counts the rest
+_SHOWN_STEPS = 12  # of a location's path; deeper ones show their first and last steps
+# Aliases let a few lines stand for an exponential tree (a "billion laughs"); no real file comes close.
+MAX_EXPANDED_NODES = 200_000
+
+Location = tuple[int | str, ...]
+# The line (1-based) of the YAML node at a data location, when the file is known to have one there.
+LineOf = Callable[[Location], int | None]
+
+
+class _Loader(_SAFE_LOADER):  # type: ignore[valid-type,misc]  # libyaml's loader when present
+    """The safe loader, whose scalar constructors' own errors (`2026-02-30`, `!!int x`, `!!bool maybe`:
+    ValueError, KeyError, AttributeError…) become YAML errors that point at the node."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            tag = node.tag.replace(_YAML_TAGS, "!!")
+            value = repr(shown(node.value)) if isinstance(node.value, str) else "…"
+            reason = f" ({exc})" if type(exc) is ValueError else ""  # e.g. "month must be in 1..12"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"not a valid {tag} value: {value}{reason}", node.start_mark
+            ) from None
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    data: Any
+    line_of: LineOf
 
 
 def load_yaml_file(path: Path, error_cls: type[ConfigError] = ConfigError) -> Any:
+    return read_yaml_file(path, error_cls).data
+
+
+def read_yaml_file(path: Path, error_cls: type[ConfigError] = ConfigError) -> ParsedFile:
+    """The file's data and where each of its nodes starts; every failure is an `error_cls` naming the file."""
+    text = read_text_file(path, error_cls)
+    loader = _Loader(text)
     try:
-        text = path.read_text(encoding="utf-8")
+        root = loader.get_single_node()
+        if root is None:
+            return ParsedFile(None, lambda _loc: None)
+        _check_nodes(root)
+        data = loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        raise error_cls(f"{path}: {_describe_yaml_error(exc, text)}") from None
+    finally:
+        loader.dispose()
+    return ParsedFile(data, lambda loc: _node_line(root, loc))
+
+
+def read_text_file(path: Path, error_cls: type[ConfigError], encoding: str = "utf-8") -> str:
+    try:
+        return path.read_text(encoding=encoding)
     except FileNotFoundError:
         raise error_cls(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
         raise error_cls(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise error_cls(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader (libyaml's when present)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise error_cls(f"{path}:{where}: invalid YAML: {problem}") from None
 
 
-def describe_location(loc: tuple[int | str, ...], data: Any) -> str:
-    """Turn a pydantic error location into 'agencies[0] (id=x) → hosts[1] (name=y) → port'."""
+def _describe_yaml_error(exc: yaml.YAMLError, text: str) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; it has a position only
+        line = text.count("\n", 0, exc.position) + 1
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        return f"line {line}: invalid YAML: character {character}: {exc.reason}"
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}invalid YAML: {problem}"
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse what the YAML loader lets through: a key given twice in one mapping (the later value
+    would silently win) and aliases that expand the document beyond any real file."""
+    checked: set[int] = set()
+    stack = [root]
+    visits = 0
+    while stack:
+        node = stack.pop()
+        visits += 1
+        if visits > MAX_EXPANDED_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"more than {MAX_EXPANDED_NODES} nodes once aliases are expanded",
+                root.start_mark,
+            )
+        if isinstance(node, yaml.MappingNode):
+            if id(node) not in checked:
+                checked.add(id(node))
+                _check_unique_keys(node)
+            stack.extend(child for pair in node.value for child in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _check_unique_keys(node: yaml.MappingNode) -> None:
+    first: dict[tuple[str, str], yaml.Node] = {}
+    for key, _value in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _YAML_TAGS + "merge":
+            continue
+        earlier = first.setdefault((key.tag, key.value), key)
+        if earlier is not key:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {shown(key.value)!r} (first on line {earlier.start_mark.line + 1})",
+                key.start_mark,
+            )
+
+
+def _node_line(root: yaml.Node, loc: Location) -> int | None:
+    """The line of the deepest node the location reaches (its parent's, for a missing field)."""
+    node: yaml.Node | None = root
+    line = None
+    for step in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next(
+                (value for key, value in node.value if isinstance(key, yaml.ScalarNode) and key.value == str(step)),
+                None,
+            )
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            node = node.value[step]
+        else:
+            node = None
+    return node.start_mark.line + 1 if node is not None else line
+
+
+def shown(value: str, limit: int = _LABEL_CHARS) -> str:
+    """A value from the file as a message echoes it: on one line, control characters escaped, cut short."""
+    return terminal_safe(value[:limit]) + ("…" if len(value) > limit else "")
+
+
+def describe_location(loc: Location, data: Any) -> str:
+    """Turn a data location into 'agencies[0] (id=x) → hosts[1] (name=y) → port'."""
     parts: list[str] = []
     node = data
     for step in loc:
         if isinstance(step, int):
             label = f"[{step}]"
             item = node[step] if isinstance(node, list) and 0 <= step < len(node) else None
+            if isinstance(node, dict):
+                item = node.get(step)
             if isinstance(item, dict):
                 for key in _ITEM_KEYS:
                     if isinstance(item.get(key), str | int):
-                        label += f" ({key}={item[key]})"
+                        label += f" ({key}={shown(str(item[key]))})"
                         break
             if parts:
                 parts[-1] += label
@@ -53,19 +181,61 @@ def describe_location(loc: tuple[int | str, ...], data: Any) -> str:
                 parts.append(label)
             node = item
         else:
-            parts.append(str(step))
+            parts.append(shown(step))
             node = node.get(step) if isinstance(node, dict) else None
+    if len(parts) > _SHOWN_STEPS:  # deep nesting: the start and the end say where
+        half = _SHOWN_STEPS // 2
+        parts = [*parts[:half], f"… ({len(parts) - 2 * half} levels)", *parts[-half:]]
     return " → ".join(parts) or "(top level)"
 
 
-def format_validation_error(path: Path, exc: ValueError, data: Any, prefix: str = "") -> str:
+def data_location(loc: Sequence[int | str], error_type: str, data: Any) -> Location:
+    """The steps of a pydantic error location that exist in the data, plus a missing field's name.
+
+    Pydantic adds steps of its own (a union's branch such as `IPv4Network` or `int`, a tagged union's
+    tag); they mean nothing to whoever wrote the file, so they are dropped.
+    """
+    kept: list[int | str] = []
+    node = data
+    for index, step in enumerate(loc):
+        if isinstance(node, dict) and step in node:
+            kept.append(step)
+            node = node[step]
+        elif isinstance(step, int):
+            kept.append(step)
+            node = node[step] if isinstance(node, list) and 0 <= step < len(node) else None
+        elif step == "[key]" or (index == len(loc) - 1 and error_type == "missing"):
+            kept.append(step)
+            node = None
+    return tuple(kept)
+
+
+def format_validation_error(
+    path: Path, exc: ValueError, data: Any, prefix: str = "", line_of: LineOf | None = None
+) -> str:
     if not isinstance(exc, ValidationError):
         return f"{path}: {prefix}{exc}"
-    lines = [f"{path}: {prefix}{exc.error_count()} problem(s)"]
+    problems: dict[Location, list[str]] = {}
+    too_short: dict[Location, str] = {}
     for error in exc.errors(include_url=False):
-        # Union branches add the branch name as a location step; drop those to keep it readable.
-        loc = tuple(step for step in error["loc"] if not (isinstance(step, str) and step[:1].isupper()))
-        # A tagged union repeats its tag (`expect → number → number → op`): keep one.
-        loc = tuple(step for i, step in enumerate(loc) if i == 0 or step != loc[i - 1])
-        lines.append(f"  - {describe_location(loc, data)}: {error['msg']}")
+        loc = data_location(error["loc"], error["type"], data)
+        message = error["msg"].removeprefix("Value error, ")
+        if message not in problems.setdefault(loc, []):
+            problems[loc].append(message)  # a union's branches fail at the same place: one line
+        if error["type"] == "too_short":
+            too_short[loc] = message
+    # A list whose items failed also says it is too short after validation: noise beside the real problems.
+    containers = {loc[:depth] for loc in problems for depth in range(len(loc))}
+    for loc, message in too_short.items():
+        if loc in containers:
+            problems[loc].remove(message)
+            if not problems[loc]:
+                del problems[loc]
+    lines = [f"{path}: {prefix}{len(problems)} problem(s)"]
+    for loc, messages in list(problems.items())[:_LISTED_PROBLEMS]:
+        line = line_of(loc) if line_of is not None else None
+        where = f"line {line}: " if line is not None else ""
+        lines.append(f"  - {where}{describe_location(loc, data)}: {'; or: '.join(messages)}")
+    if len(problems) > _LISTED_PROBLEMS:
+        lines.append(f"  - … and {len(problems) - _LISTED_PROBLEMS} more")
     return "\n".join(lines)

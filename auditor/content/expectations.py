@@ -102,8 +102,10 @@ class Regex(_Strict):
     def _compiles(cls, pattern: str) -> str:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # OverflowError: a repeat count beyond what re can hold
             raise ValueError(f"invalid regular expression: {exc}") from None
+        except RecursionError:
+            raise ValueError("invalid regular expression: nested too deeply") from None
         return pattern
 
     def describe(self, inputs: Inputs) -> str:

@@ -15,7 +15,7 @@ from auditor.content.checks import Check, NetworkProbe, Probe, Profile
 from auditor.content.sources import Source
 from auditor.errors import ContentError
 from auditor.vocabulary import RequirementRef
-from auditor.yamlio import format_validation_error, load_yaml_file
+from auditor.yamlio import LineOf, format_validation_error, read_yaml_file
 
 DEFAULT_PROFILE = "level3"
 
@@ -72,18 +72,19 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
             digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
             kind = relative.parts[0] if len(relative.parts) > 1 else ""
             try:
-                data = load_yaml_file(path, ContentError)
+                document = read_yaml_file(path, ContentError)
             except ContentError as exc:
                 problems.append(str(exc))
                 continue
+            data, line_of = document.data, document.line_of
             if kind == "profiles":
-                _load_profile(path, data, profiles, problems)
+                _load_profile(path, data, line_of, profiles, problems)
             elif kind == "catalogues":
-                _load_catalogue(path, data, catalogues, problems)
+                _load_catalogue(path, data, line_of, catalogues, problems)
             elif kind == "sources":
-                _load_source(path, data, shared, files, problems)
+                _load_source(path, data, line_of, shared, files, problems)
             else:
-                _load_check(path, data, checks, files, problems)
+                _load_check(path, data, line_of, checks, files, problems)
     profile = profiles.get(profile_id)
     if profile is None:
         problems.append(f"profile {profile_id!r} not found (known: {', '.join(sorted(profiles)) or 'none'})")
@@ -131,13 +132,14 @@ def _unknown_sources(checks: dict[str, Check], shared: dict[str, Source], files:
 
 
 def _load_source(
-    path: Path, data: object, shared: dict[str, Source], files: dict[str, Path], problems: list[str]
+    path: Path, data: object, line_of: LineOf, shared: dict[str, Source], files: dict[str, Path], problems: list[str]
 ) -> None:
     label = data.get("id") if isinstance(data, dict) else None
     try:
         source = Source.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, f"source {label}: " if isinstance(label, str) else ""))
+        prefix = f"source {label}: " if isinstance(label, str) else ""
+        problems.append(format_validation_error(path, exc, data, prefix, line_of))
         return
     if source.id != path.stem:
         problems.append(f"{path}: source {source.id}: id must equal the file name ({path.stem})")
@@ -149,14 +151,14 @@ def _load_source(
 
 
 def _load_check(
-    path: Path, data: object, checks: dict[str, Check], files: dict[str, Path], problems: list[str]
+    path: Path, data: object, line_of: LineOf, checks: dict[str, Check], files: dict[str, Path], problems: list[str]
 ) -> None:
     label = data.get("id") if isinstance(data, dict) else None
     prefix = f"check {label}: " if isinstance(label, str) else ""
     try:
         check = Check.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, prefix))
+        problems.append(format_validation_error(path, exc, data, prefix, line_of))
         return
     if check.id != path.stem:
         problems.append(f"{path}: check {check.id}: id must equal the file name ({path.stem})")
@@ -168,11 +170,13 @@ def _load_check(
     files[check.id] = path
 
 
-def _load_profile(path: Path, data: object, profiles: dict[str, tuple[Profile, Path]], problems: list[str]) -> None:
+def _load_profile(
+    path: Path, data: object, line_of: LineOf, profiles: dict[str, tuple[Profile, Path]], problems: list[str]
+) -> None:
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, "profile: "))
+        problems.append(format_validation_error(path, exc, data, "profile: ", line_of))
         return
     if profile.id in profiles:
         problems.append(f"{path}: profile {profile.id}: already defined in {profiles[profile.id][1]}")
@@ -181,12 +185,12 @@ def _load_profile(path: Path, data: object, profiles: dict[str, tuple[Profile, P
 
 
 def _load_catalogue(
-    path: Path, data: object, catalogues: dict[str, tuple[Catalogue, Path]], problems: list[str]
+    path: Path, data: object, line_of: LineOf, catalogues: dict[str, tuple[Catalogue, Path]], problems: list[str]
 ) -> None:
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, "catalogue: "))
+        problems.append(format_validation_error(path, exc, data, "catalogue: ", line_of))
         return
     if catalogue.framework in catalogues:
         problems.append(

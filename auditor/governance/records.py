@@ -19,7 +19,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import ConfigError
-from auditor.yamlio import format_validation_error, load_yaml_file
+from auditor.yamlio import (
+    LineOf,
+    Location,
+    ParsedFile,
+    format_validation_error,
+    read_text_file,
+    read_yaml_file,
+    shown,
+)
 
 
 class Answer(StrEnum):
@@ -130,26 +138,41 @@ class Waiver(_Strict):
 
 def read_attestation_file(path: Path) -> AttestationFile:
     """YAML (`attestations: [...]`) or CSV (one row per attestation, documents separated by ';')."""
-    if path.suffix.lower() == ".csv":
-        data: object = {"attestations": _csv_rows(path)}
-    else:
-        data = load_yaml_file(path, ConfigError)
+    return _parse_attestation_file(path)[0]
+
+
+def _parse_attestation_file(path: Path) -> tuple[AttestationFile, LineOf]:
+    document = _csv_document(path) if path.suffix.lower() == ".csv" else read_yaml_file(path, ConfigError)
     try:
-        return AttestationFile.model_validate(data)
+        return AttestationFile.model_validate(document.data), document.line_of
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, data)) from None
+        raise ConfigError(format_validation_error(path, exc, document.data, line_of=document.line_of)) from None
 
 
-def _csv_rows(path: Path) -> list[dict[str, object]]:
+def _csv_document(path: Path) -> ParsedFile:
+    """The rows as `{"attestations": [...]}`, and the line each row starts on (the header is line 1)."""
+    text = read_text_file(path, ConfigError, encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict[str, object]] = []
+    starts: list[int] = []
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-    rows = []
-    for row in csv.DictReader(io.StringIO(text)):
-        documents = [d.strip() for d in (row.pop("documents", "") or "").split(";") if d.strip()]
-        rows.append({**{k: v for k, v in row.items() if k is not None}, "documents": documents})
-    return rows
+        previous_end = 1
+        for row in reader:
+            starts.append(previous_end + 1)
+            previous_end = reader.line_num
+            if None in row:
+                raise ConfigError(f"{path}: line {starts[-1]}: more values than the header has columns")
+            documents = [d.strip() for d in (row.pop("documents", "") or "").split(";") if d.strip()]
+            # A short row leaves its last columns None: reported as missing fields.
+            rows.append({**{k: v for k, v in row.items() if v is not None}, "documents": documents})
+    except csv.Error as exc:
+        raise ConfigError(f"{path}: line {reader.reader.line_num}: invalid CSV: {exc}") from None
+
+    def line_of(loc: Location) -> int | None:
+        row = loc[1] if len(loc) > 1 and loc[0] == "attestations" else None
+        return starts[row] if isinstance(row, int) and 0 <= row < len(starts) else None
+
+    return ParsedFile({"attestations": rows}, line_of)
 
 
 class PreparedDocument(_Strict):
@@ -184,30 +207,41 @@ def prepare_import(
 ) -> list[PreparedAttestation]:
     """Check every row of an import file; raise one ConfigError listing every problem, or return
     everything ready to store (documents read), so that nothing is half-written."""
-    parsed = read_attestation_file(path)
+    parsed, line_of = _parse_attestation_file(path)
     problems: list[str] = []
     prepared: list[PreparedAttestation] = []
     for index, entry in enumerate(parsed.attestations):
-        where = f"{path}: attestations[{index}] (item={entry.item}, agency={entry.agency})"
+        line = line_of(("attestations", index))
+        where = (
+            f"{path}: {f'line {line}: ' if line is not None else ''}attestations[{index}] "
+            f"(item={_shown(entry.item)}, agency={_shown(entry.agency)})"
+        )
         if entry.agency not in known_agencies:
-            problems.append(f"{where}: unknown agency {entry.agency!r} (audit it first, or check the id)")
+            problems.append(f"{where}: unknown agency {_shown(entry.agency)!r} (audit it first, or check the id)")
         if entry.item not in manual_items:
-            problems.append(f"{where}: {entry.item!r} is not a manual evidence item of the checklists")
+            problems.append(f"{where}: {_shown(entry.item)!r} is not a manual evidence item of the checklists")
         if end_of_day(entry.valid_until) < now:
             problems.append(f"{where}: already expired (valid_until {entry.valid_until.isoformat()})")
         documents = []
         for name in entry.documents:
-            document_path = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+            label = _shown(name)
             if Path(name).suffix.lower() not in MEDIA_TYPES:
-                problems.append(f"{where}: document {name}: unsupported type (PDF, images, office files, text)")
+                problems.append(f"{where}: document {label}: unsupported type (PDF, images, office files, text)")
                 continue
+            document_path = (path.parent / name) if not Path(name).is_absolute() else Path(name)
             try:
                 content = document_path.read_bytes()
-            except OSError:
-                problems.append(f"{where}: document {name}: not found at {document_path}")
+            except FileNotFoundError:
+                problems.append(f"{where}: document {label}: not found at {_shown(str(document_path))}")
+                continue
+            except OSError as exc:
+                problems.append(f"{where}: document {label}: cannot read ({exc.strerror})")
+                continue
+            except ValueError:  # a NUL byte: no file can have that name
+                problems.append(f"{where}: document {label}: not a usable file name")
                 continue
             if not content or len(content) > MAX_DOCUMENT_BYTES:
-                problems.append(f"{where}: document {name}: empty or larger than {MAX_DOCUMENT_BYTES} bytes")
+                problems.append(f"{where}: document {label}: empty or larger than {MAX_DOCUMENT_BYTES} bytes")
                 continue
             documents.append(
                 PreparedDocument(
@@ -218,3 +252,7 @@ def prepare_import(
     if problems:
         raise ConfigError("nothing was imported:\n" + "\n".join(problems))
     return prepared
+
+
+def _shown(value: str) -> str:
+    return shown(value, 200)  # ids and paths from the file, echoed on one line

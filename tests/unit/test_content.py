@@ -128,6 +128,28 @@ def test_nested_expectation_error_names_the_path(tmp_path: Path) -> None:
         load_content([tmp_path])
 
 
+@pytest.mark.parametrize(
+    ("expect", "problem"),
+    [
+        ('{regex: "a{99999999999}"}', "the repetition number is too large"),  # re raises OverflowError
+        ('{regex: "' + "(" * 2000 + ")" * 2000 + '"}', "nested too deeply"),  # re raises RecursionError
+    ],
+)
+def test_a_regex_re_cannot_compile_is_a_content_error(tmp_path: Path, expect: str, problem: str) -> None:
+    path = _write(tmp_path, "linux/org_motd_present.yml", GOOD_CHECK.replace("{empty: false}", expect))
+    with pytest.raises(ContentError) as caught:
+        load_content([tmp_path])
+    assert f"{path}: check org_motd_present: 1 problem(s)" in str(caught.value)
+    assert f"line 5: expect → regex: invalid regular expression: {problem}" in str(caught.value)
+
+
+def test_schema_errors_name_the_line_and_any_extra_key(tmp_path: Path) -> None:
+    bad = GOOD_CHECK.replace('probe: {command: "cat /etc/motd"}', 'probe:\n  command: "cat /etc/motd"\n  Kind: shell')
+    _write(tmp_path, "linux/org_motd_present.yml", bad)
+    with pytest.raises(ContentError, match=r"line 6: probe → Kind: Extra inputs are not permitted"):
+        load_content([tmp_path])
+
+
 def test_id_must_equal_file_name(tmp_path: Path) -> None:
     _write(tmp_path, "linux/other_name.yml", GOOD_CHECK)
     with pytest.raises(ContentError, match="id must equal the file name"):

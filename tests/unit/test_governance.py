@@ -287,6 +287,51 @@ def test_csv_import(governance: Store, tmp_path: Path) -> None:
     assert prepared[0].entry.attested_by == "Nguyễn Văn A" and prepared[0].documents[0].file_name == "quy-che.pdf"
 
 
+CSV_HEADER = "agency,item,answer,justification,attested_by,attested_at,valid_until,documents\n"
+CSV_ROW = "a,mgmt_policy_document,met,Quyết định 12,Nguyễn Văn A,2026-10-30,2027-10-30,docs/quy-che.pdf\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (CSV_ROW + CSV_ROW.replace("Quyết định 12", "x" * 200_000), "attest.csv: line 3: invalid CSV: field larger"),
+        (
+            CSV_ROW.replace("docs/quy-che.pdf", "docs/quy-che.pdf,extra"),
+            "attest.csv: line 2: more values than the header",
+        ),
+        (
+            CSV_ROW + "a,mgmt_policy_document\n",
+            r"attest.csv: 5 problem\(s\)\n  - line 3: attestations\[1\] \(item=mgmt_policy_document\) → answer",
+        ),
+        (CSV_ROW.replace("met,", "maybe,"), r"line 2: attestations\[0\] \(item=mgmt_policy_document\) → answer"),
+    ],
+)
+def test_csv_problems_name_the_line(tmp_path: Path, rows: str, message: str) -> None:
+    _import_file(tmp_path, "")
+    path = tmp_path / "attest.csv"
+    path.write_text(CSV_HEADER + rows, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        prepare_import(path, {"mgmt_policy_document"}, {"a"}, T0)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ('"docs/quy\\0che.pdf"', "not a usable file name"),  # a NUL byte: the OS refuses the name itself
+        ("docs", "unsupported type"),
+        ("docs/folder.pdf", "cannot read (Is a directory)"),
+    ],
+)
+def test_documents_that_cannot_be_read_are_named(tmp_path: Path, document: str, problem: str) -> None:
+    path = _import_file(tmp_path, GOOD.replace("docs/quy-che.pdf", document))
+    (tmp_path / "docs" / "folder.pdf").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        prepare_import(path, {"mgmt_policy_document"}, {"a"}, T0)
+    message = str(caught.value)
+    assert f"{path}: line 2: attestations[0] (item=mgmt_policy_document, agency=a): document " in message
+    assert problem in message and "\x00" not in message
+
+
 def test_waiver_store_rules(governance: Store) -> None:
     request = WaiverRequest(
         agency_id="a",
