@@ -14,9 +14,23 @@ from tests.integration.conftest import run_cli
 
 pytestmark = pytest.mark.lab
 
-# Written by the lab hosts' own daemons (rsyslog, chrony, the ClamAV refresh and backup jobs) and by
-# sshd's login records, whether or not anyone audits.
-DAEMON_WRITES = ("var/log", "var/lib/chrony", "var/lib/clamav", "var/lib/logrotate", "backup/", "var/spool")
+# What may change on a lab host while it is audited, and why; everything else must stay byte for byte.
+# The login records of the audit's own session (sshd, sudo and PAM through syslog, utmp/wtmp/lastlog):
+LOGIN_RECORDS = (
+    "var/log/auth.log",
+    "var/log/syslog",
+    "var/log/messages",
+    "var/log/secure",
+    "var/log/wtmp",
+    "var/log/btmp",
+    "var/log/lastlog",
+    "var/log/journal/",
+    "run/utmp",
+    "var/run/utmp",
+)
+# The lab hosts' own daemons write these whether or not anyone audits (chrony's drift file, the ClamAV
+# refresh, the logrotate state, the backup and spool jobs): they are the lab's clock, not the audit's doing.
+LAB_DAEMON_STATE = ("var/lib/chrony/", "var/lib/clamav/", "var/lib/logrotate/", "backup/", "var/spool/")
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +120,14 @@ def test_cli_lists_findings_evidence_and_exports(first_run, workdir: Path) -> No
 
 
 def test_nothing_is_written_on_the_target(lab, audit) -> None:  # type: ignore[no-untyped-def]
+    """Every file of each host's overlay upper directory (everything ever written on the host) is the same
+    after a full audit, except the audit session's own login records and the lab daemons' state."""
+
     def snapshot(upper: Path) -> dict[str, tuple[int, int, str]]:
         state = {}
         for path in upper.rglob("*"):
             relative = path.relative_to(upper).as_posix()
-            if relative.startswith(DAEMON_WRITES):  # the lab's own daemons and sshd's login records
+            if relative.startswith(LOGIN_RECORDS + LAB_DAEMON_STATE):
                 continue
             info = path.lstat()
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
@@ -123,7 +140,10 @@ def test_nothing_is_written_on_the_target(lab, audit) -> None:  # type: ignore[n
     assert call.returncode in (1, 2), call.stderr
     after = {name: snapshot(upper) for name, upper in uppers.items()}
     for name in uppers:
-        assert after[name] == before[name], f"{name}: files changed by an audit"
+        changed = sorted(
+            path for path in before[name].keys() | after[name].keys() if before[name].get(path) != after[name].get(path)
+        )
+        assert not changed, f"{name}: written by an audit: {changed}"
 
 
 @pytest.mark.postgres
