@@ -1,4 +1,4 @@
-"""Localised one-sentence reasons, read from locale/messages.yml (text is data, not code)."""
+"""Localised one-sentence reasons and phrases, read from locale/*.yml (text is data, not code)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,17 @@ _SHORT = 120  # observed values quoted inside a sentence are shortened to this m
 
 
 @cache
-def _catalogue() -> dict[str, Any]:
-    text = (files("auditor.locale") / "messages.yml").read_text(encoding="utf-8")
+def _catalogue(name: str = "messages") -> dict[str, Any]:
+    text = (files("auditor.locale") / f"{name}.yml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
+
+
+def _lookup(catalogue: str, path: str) -> dict[str, str]:
+    node: Any = _catalogue(catalogue)
+    for part in path.split("."):
+        node = node[part]
+    return dict(node)
 
 
 def shorten(text: str, limit: int = _SHORT) -> str:
@@ -25,13 +32,29 @@ def shorten(text: str, limit: int = _SHORT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _fill(node: dict[str, str], params: dict[str, object], short: bool) -> LocalizedText:
+    """A LocalizedText parameter (our own words) fills each language with its own text, in full; anything
+    else fills both alike, shortened when ``short`` (it may quote what a target sent)."""
+
+    def values(lang: str) -> _Missing:
+        def text(value: object) -> str:
+            if isinstance(value, LocalizedText):
+                return value.get(lang)
+            return shorten(str(value)) if short else str(value)
+
+        return _Missing({key: text(value) for key, value in params.items()})
+
+    return LocalizedText(vi=node["vi"].format_map(values("vi")), en=node["en"].format_map(values("en")))
+
+
 def reason(path: str, **params: object) -> LocalizedText:
     """Look up a dotted key such as 'fail.equals' and fill its placeholders in both languages."""
-    node: Any = _catalogue()
-    for part in path.split("."):
-        node = node[part]
-    values = {key: shorten(str(value)) for key, value in params.items()}
-    return LocalizedText(vi=node["vi"].format_map(_Missing(values)), en=node["en"].format_map(_Missing(values)))
+    return _fill(_lookup("messages", path), params, short=True)
+
+
+def phrase(catalogue: str, path: str, **params: object) -> LocalizedText:
+    """A phrase (not a sentence) from locale/<catalogue>.yml, its placeholders filled in full."""
+    return _fill(_lookup(catalogue, path), params, short=False)
 
 
 class _Missing(dict[str, str]):

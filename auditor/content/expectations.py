@@ -15,6 +15,11 @@ A check's `expect:` is exactly one of these keys; `all`, `any` and `none` compos
 Truth table for the composites (as in Wazuh SCA): `all` passes when every child passes (and is
 vacuously true for no children, which validation forbids); `any` when at least one passes; `none`
 when no child passes. Values may name a profile input instead of a literal: `{input: idle_timeout}`.
+
+Each expectation says what it asks in two ways: `describe` gives a compact, language-neutral notation for
+machines and logs (`subset of [2222]`); `explain` gives words for people in Vietnamese and English, from
+auditor/locale/expectations.yml ("chỉ gồm các giá trị: 2222"). A regex may carry `means:` — what the
+pattern stands for in words — since a pattern itself is not something a reader should have to decode.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+from auditor.messages import phrase
+from auditor.vocabulary import LocalizedText
 
 Scalar = int | float | str | bool
 
@@ -50,8 +58,16 @@ def resolve(value: Value, inputs: Inputs) -> Scalar:
     return value
 
 
-def _show(value: Value) -> str:
-    return f"${{{value.input}}}" if isinstance(value, InputRef) else str(value)
+def _words(key: str, **params: object) -> LocalizedText:
+    return phrase("expectations", key, **params)
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(f"“{value}”" for value in values)
+
+
+def _joined(parts: list[LocalizedText]) -> LocalizedText:
+    return LocalizedText(vi="; ".join(p.vi for p in parts), en="; ".join(p.en for p in parts))
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,10 @@ class MatchOutcome:
     ok: bool
     key: str
     params: dict[str, str] = field(default_factory=dict)
+    # the values a failure names: for `none` the output lines that satisfy a forbidden condition; for
+    # `contains` the items missing; for `excludes` and `subset_of` the items found that must not be there
+    lines: tuple[str, ...] = ()
+    explained: LocalizedText | None = None  # for `any`/`none`: the part that failed, in words
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,9 @@ class Equals(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return f'= "{resolve(self.equals, inputs)}"'
 
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        return _words("equals", value=resolve(self.equals, inputs))
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         want = str(resolve(self.equals, inputs))
         ok = _norm(output.stripped, self.ignore_case) == _norm(want, self.ignore_case)
@@ -96,6 +119,7 @@ class Equals(_Strict):
 class Regex(_Strict):
     regex: str
     ignore_case: bool = False
+    means: LocalizedText | None = None  # the pattern in words, shown instead of the pattern
 
     @field_validator("regex")
     @classmethod
@@ -110,6 +134,11 @@ class Regex(_Strict):
 
     def describe(self, inputs: Inputs) -> str:
         return f"~ /{self.regex}/" + ("i" if self.ignore_case else "")
+
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        if self.means is not None:
+            return self.means
+        return _words("regex_ignore_case" if self.ignore_case else "regex", pattern=self.regex)
 
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         flags = re.MULTILINE | (re.IGNORECASE if self.ignore_case else 0)
@@ -138,6 +167,13 @@ class Number(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return f"{self.number.op} {resolve(self.number.value, inputs)}"
 
+    def bound(self, inputs: Inputs) -> LocalizedText:
+        """The comparison in words: "không quá 300" / "at most 300"."""
+        return _words(f"bound.{self.number.op}", value=_fmt_number(float(resolve(self.number.value, inputs))))
+
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        return _words("number", bound=self.bound(inputs))
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         bound = float(resolve(self.number.value, inputs))
         params = {"op": self.number.op, "value": _fmt_number(bound)}
@@ -164,11 +200,14 @@ class Contains(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return "contains [" + ", ".join(str(resolve(v, inputs)) for v in self.contains) + "]"
 
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        return _words("contains", items=_listed([str(resolve(v, inputs)) for v in self.contains]))
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         have = {_norm(line, self.ignore_case) for line in output.lines}
         missing = [str(resolve(v, inputs)) for v in self.contains]
         missing = [v for v in missing if _norm(v, self.ignore_case) not in have]
-        return MatchOutcome(not missing, "contains", {"missing": ", ".join(missing)})
+        return MatchOutcome(not missing, "contains", {"missing": ", ".join(missing)}, tuple(missing))
 
 
 class Excludes(_Strict):
@@ -178,11 +217,14 @@ class Excludes(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return "excludes [" + ", ".join(str(resolve(v, inputs)) for v in self.excludes) + "]"
 
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        return _words("excludes", items=_listed([str(resolve(v, inputs)) for v in self.excludes]))
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         have = {_norm(line, self.ignore_case) for line in output.lines}
         found = [str(resolve(v, inputs)) for v in self.excludes]
         found = [v for v in found if _norm(v, self.ignore_case) in have]
-        return MatchOutcome(not found, "excludes", {"found": ", ".join(found)})
+        return MatchOutcome(not found, "excludes", {"found": ", ".join(found)}, tuple(found))
 
 
 class SubsetOf(_Strict):
@@ -200,10 +242,15 @@ class SubsetOf(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return "subset of [" + ", ".join(self._allowed(inputs)) + "]"
 
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        allowed = self._allowed(inputs)
+        return _words("subset_of", items=_listed(allowed)) if allowed else _words("subset_of_nothing")
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         allowed = {_norm(item, self.ignore_case) for item in self._allowed(inputs)}
         extra = [line for line in output.lines if _norm(line, self.ignore_case) not in allowed]
-        return MatchOutcome(not extra, "subset_of", {"found": ", ".join(dict.fromkeys(extra))})
+        distinct = tuple(dict.fromkeys(extra))
+        return MatchOutcome(not extra, "subset_of", {"found": ", ".join(distinct)}, distinct)
 
 
 class Empty(_Strict):
@@ -211,6 +258,9 @@ class Empty(_Strict):
 
     def describe(self, inputs: Inputs) -> str:
         return "empty" if self.empty else "non-empty"
+
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        return _words("empty" if self.empty else "non_empty")
 
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         is_empty = output.stripped == ""
@@ -222,6 +272,11 @@ class AllOf(_Strict):
 
     def describe(self, inputs: Inputs) -> str:
         return "all(" + "; ".join(child.describe(inputs) for child in self.all) + ")"
+
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        if len(self.all) == 1:
+            return self.all[0].explain(inputs)
+        return _words("all", parts=_joined([child.explain(inputs) for child in self.all]))
 
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         for child in self.all:
@@ -237,9 +292,14 @@ class AnyOf(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return "any(" + "; ".join(child.describe(inputs) for child in self.any) + ")"
 
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        if len(self.any) == 1:
+            return self.any[0].explain(inputs)
+        return _words("any", parts=_joined([child.explain(inputs) for child in self.any]))
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         ok = any(child.match(output, inputs).ok for child in self.any)
-        return MatchOutcome(ok, "any", {"expected": self.describe(inputs)})
+        return MatchOutcome(ok, "any", {"expected": self.describe(inputs)}, explained=self.explain(inputs))
 
 
 class NoneOf(_Strict):
@@ -248,9 +308,21 @@ class NoneOf(_Strict):
     def describe(self, inputs: Inputs) -> str:
         return "none(" + "; ".join(child.describe(inputs) for child in self.none) + ")"
 
+    def explain(self, inputs: Inputs) -> LocalizedText:
+        return _words("none", parts=_joined([child.explain(inputs) for child in self.none]))
+
     def match(self, output: ProbeOutput, inputs: Inputs) -> MatchOutcome:
         ok = not any(child.match(output, inputs).ok for child in self.none)
-        return MatchOutcome(ok, "none", {"expected": self.describe(inputs)})
+        if ok:
+            return MatchOutcome(ok, "none", {"expected": self.describe(inputs)})
+        lines = self.forbidden_lines(output, inputs)
+        return MatchOutcome(ok, "none", {"expected": self.describe(inputs)}, lines, self.explain(inputs))
+
+    def forbidden_lines(self, output: ProbeOutput, inputs: Inputs) -> tuple[str, ...]:
+        """The output lines that on their own satisfy a forbidden condition: what a failure points at."""
+        return tuple(
+            line for line in output.lines if any(child.match(ProbeOutput(line), inputs).ok for child in self.none)
+        )
 
 
 _KEYS = ("equals", "regex", "number", "contains", "excludes", "subset_of", "empty", "all", "any", "none")

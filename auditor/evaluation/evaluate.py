@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from auditor.content.checks import NOT_APPLICABLE_EXIT, Check, Probe
-from auditor.content.expectations import Inputs, ProbeOutput
+from auditor.content.checks import NOT_APPLICABLE_EXIT, Check, NetworkProbe, Probe
+from auditor.content.expectations import Inputs, MatchOutcome, ProbeOutput
 from auditor.content.select import select_text
 from auditor.evaluation.findings import Finding
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
-from auditor.messages import reason, shorten
+from auditor.evaluation.observed_words import lines_in_words, not_applicable_in_words
+from auditor.messages import phrase, reason, shorten
 from auditor.vocabulary import LocalizedText, Status
 
 OBSERVED_CAP = 4000  # characters of observed output kept on a finding; the evidence keeps the rest
@@ -21,13 +22,17 @@ def _finding(
     inputs: Inputs | None = None,
     evidence: str | None = None,
 ) -> Finding:
-    expected = check.expect.describe(inputs or {}) if check.expect is not None and inputs is not None else ""
+    # the requirement: as notation for machines, in words for people (none without an expectation or inputs)
+    expected, expected_text = "", None
+    if check.expect is not None and inputs is not None:
+        expected, expected_text = check.expect.describe(inputs), check.expect.explain(inputs)
     return Finding(
         check_id=check.id,
         status=status,
         severity=check.severity,
         observed=observed[:OBSERVED_CAP],
         expected=expected,
+        expected_text=expected_text,
         reason=why,
         evidence_probe_id=evidence,
     )
@@ -93,9 +98,9 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
         why = reason("error.timed_out", timeout=f"{observation.duration_s:.0f}")
         return _finding(check, Status.error, why, stdout, inputs, evidence)
     if observation.exit_code == NOT_APPLICABLE_EXIT:
-        return _finding(
-            check, Status.not_applicable, reason("not_applicable.probe", detail=stdout or "-"), stdout, inputs, evidence
-        )
+        known = not_applicable_in_words(stdout)
+        why = reason("not_applicable.known", detail=known) if known else reason("not_applicable.probe", detail=stdout)
+        return _finding(check, Status.not_applicable, why, stdout, inputs, evidence)
     if observation.exit_code != 0:
         stderr = shorten(observation.stderr_text.strip() or stdout or "-")
         why = reason("error.exit_code", exit_code=observation.exit_code, stderr=stderr)
@@ -104,7 +109,7 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
     stdout = judged.strip()
     output = ProbeOutput(judged)
     outcome = check.expect.match(output, inputs)
-    expected = check.expect.describe(inputs)
+    expected = check.expect.explain(inputs)
     configured = check.configured.match(output, inputs).ok if check.configured is not None else None
     if outcome.ok and observation.truncated:  # what was cut off could hold the very line that fails
         why = reason("error.truncated", cap=len(observation.stdout))
@@ -112,6 +117,40 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
     elif outcome.ok:
         finding = _finding(check, Status.passed, reason("pass", expected=expected), stdout, inputs, evidence)
     else:
-        params = {"observed": stdout or "∅", "expected": expected, **outcome.params}
-        finding = _finding(check, Status.failed, reason(f"fail.{outcome.key}", **params), stdout, inputs, evidence)
+        why = reason(f"fail.{outcome.key}", **_failure_params(check, output, outcome, expected))
+        finding = _finding(check, Status.failed, why, stdout, inputs, evidence)
     return finding.model_copy(update={"configured": configured}) if configured is not None else finding
+
+
+def _failure_params(
+    check: Check, output: ProbeOutput, outcome: MatchOutcome, expected: LocalizedText
+) -> dict[str, object]:
+    """What a failure sentence needs, in words: the requirement, and what was seen (quoted as the target's
+    data, or — for the network agents' own lines — put into words)."""
+    from_agents = isinstance(check.probe, NetworkProbe)
+    params: dict[str, object] = {**outcome.params, "expected": outcome.explained or expected}
+    params["observed"] = lines_in_words(output.lines) if from_agents else _quoted(output.stripped)
+    named = lines_in_words(outcome.lines) if from_agents else _quoted_lines(outcome.lines)
+    if outcome.key == "contains":
+        params["missing"] = _quoted_lines(outcome.lines)  # the check's own values, never the agents' lines
+    elif outcome.key in ("excludes", "subset_of"):
+        params["found"] = named
+    elif outcome.key == "none":
+        params["found"] = named if outcome.lines else params["observed"]
+    if "op" in outcome.params:
+        params["bound"] = phrase("expectations", f"bound.{outcome.params['op']}", value=outcome.params["value"])
+    return params
+
+
+def _quoted(text: str) -> LocalizedText:
+    shown = f"“{shorten(text)}”" if text else "∅"
+    return LocalizedText(vi=shown, en=shown)
+
+
+def _quoted_lines(lines: tuple[str, ...], limit: int = 6) -> LocalizedText:
+    shown = "; ".join(f"“{shorten(line)}”" for line in lines[:limit]) or "∅"
+    rest = len(lines) - limit
+    if rest > 0:
+        more = reason("observed_more", count=rest)
+        return LocalizedText(vi=f"{shown}; {more.vi}", en=f"{shown}; {more.en}")
+    return LocalizedText(vi=shown, en=shown)

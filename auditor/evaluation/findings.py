@@ -19,7 +19,8 @@ class Finding(BaseModel):
     status: Status
     severity: Severity
     observed: str  # what the target showed (capped); "" when nothing was observed
-    expected: str  # the expectation in a compact, language-neutral notation
+    expected: str  # the expectation in a compact, language-neutral notation (for machines and logs)
+    expected_text: LocalizedText | None = None  # the same in words, for people; None without an expectation
     # For thresholds the standard leaves open: is the setting configured at all (what the TCVN 11930
     # clause asks), whatever our profile's default says. None when the check makes no such split.
     configured: bool | None = None

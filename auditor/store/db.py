@@ -19,7 +19,7 @@ from auditor.store.store import Store
 
 # The newest revision in migrations/versions/ (tests check it against Alembic): a store already at it
 # opens without loading Alembic at all.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 DEFAULT_URL = "sqlite:///auditor.db"  # relative: the current working directory
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30

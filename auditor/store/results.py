@@ -72,6 +72,8 @@ class ResultStore(StoreBase):
                                 "severity": finding.severity.value,
                                 "observed": finding.observed,
                                 "expected": finding.expected,
+                                "expected_vi": finding.expected_text.vi if finding.expected_text else None,
+                                "expected_en": finding.expected_text.en if finding.expected_text else None,
                                 "configured": finding.configured,
                                 "reason_vi": finding.reason.vi,
                                 "reason_en": finding.reason.en,

@@ -71,6 +71,8 @@ def finding_row(finding: FindingRecord, agency_id: str, host_name: str) -> Findi
         severity=finding.severity,
         observed=finding.observed,
         expected=finding.expected,
+        expected_vi=finding.expected_vi,
+        expected_en=finding.expected_en,
         configured=finding.configured,
         reason_vi=finding.reason_vi,
         reason_en=finding.reason_en,

@@ -168,7 +168,10 @@ class FindingRecord(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     severity: Mapped[str] = mapped_column(String(16), nullable=False)
     observed: Mapped[str] = mapped_column(TargetText(), nullable=False)
-    expected: Mapped[str] = mapped_column(TargetText(), nullable=False)
+    expected: Mapped[str] = mapped_column(TargetText(), nullable=False)  # compact notation, for machines
+    # the same in words, for people; NULL on rows written before 0007 (readers fall back to `expected`)
+    expected_vi: Mapped[str | None] = mapped_column(TargetText(), nullable=True)
+    expected_en: Mapped[str | None] = mapped_column(TargetText(), nullable=True)
     # Is the setting configured at all (what TCVN 11930 asks), apart from our profile's threshold.
     configured: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     reason_vi: Mapped[str] = mapped_column(TargetText(), nullable=False)

@@ -82,7 +82,9 @@ class FindingRow(_View):
     status: Status
     severity: Severity
     observed: str
-    expected: str
+    expected: str  # compact notation, for machines (JSON exports, logs)
+    expected_vi: str | None = None  # the requirement in words; None on findings stored before it was kept
+    expected_en: str | None = None
     configured: bool | None = None
     reason_vi: str
     reason_en: str
@@ -92,6 +94,14 @@ class FindingRow(_View):
     @property
     def reason(self) -> LocalizedText:
         return LocalizedText(vi=self.reason_vi, en=self.reason_en)
+
+    @property
+    def expected_text(self) -> LocalizedText | None:
+        """The requirement in words for people. None when the finding has no expectation (manual evidence) or
+        was stored before words were kept: the notation in `expected` is for machines, not for a report."""
+        if self.expected_vi and self.expected_en:
+            return LocalizedText(vi=self.expected_vi, en=self.expected_en)
+        return None
 
 
 class EvidenceRow(_View):

@@ -109,3 +109,62 @@ def test_subset_of_splits_inputs_on_commas() -> None:
     outcome = adapter.validate_python(spec).match(ProbeOutput("22\n3306\n3306"), inputs)
     assert (outcome.ok, outcome.params["found"]) == (False, "3306")
     assert adapter.validate_python(spec).describe(inputs) == "subset of [22, 80, 443, 8080]"
+
+
+def words(spec: dict, inputs: dict | None = None) -> tuple[str, str]:
+    text = adapter.validate_python(spec).explain(inputs or {})
+    return text.vi, text.en
+
+
+@pytest.mark.parametrize(
+    ("spec", "vi", "en"),
+    [
+        ({"equals": "no"}, "giá trị là “no”", "the value is “no”"),
+        ({"regex": "^no$"}, "có dòng khớp mẫu “^no$”", "a line matches the pattern “^no$”"),
+        (
+            {"regex": "^ok", "means": {"vi": "máy chủ trả lời ổn", "en": "the server answers fine"}},
+            "máy chủ trả lời ổn",
+            "the server answers fine",
+        ),
+        ({"number": {"op": "<=", "value": 300}}, "mọi giá trị không quá 300", "every value at most 300"),
+        ({"number": {"op": ">", "value": 0}}, "mọi giá trị lớn hơn 0", "every value greater than 0"),
+        ({"number": {"op": "!=", "value": 1.5}}, "mọi giá trị khác 1.5", "every value other than 1.5"),
+        ({"contains": ["a", "b"]}, "có đủ các mục: “a”, “b”", "includes every item: “a”, “b”"),
+        ({"excludes": ["telnet"]}, "không có mục nào trong: “telnet”", "includes none of: “telnet”"),
+        ({"subset_of": ["2222"]}, "chỉ gồm các giá trị: “2222”", "only: “2222”"),
+        ({"subset_of": [{"input": "ports"}]}, "không có giá trị nào", "no value at all"),
+        ({"empty": True}, "không có kết quả nào", "nothing is found"),
+        ({"empty": False}, "có kết quả", "something is found"),
+        ({"all": [{"empty": False}]}, "có kết quả", "something is found"),  # one part reads as itself
+        (
+            {"all": [{"number": {"op": ">", "value": 0}}, {"number": {"op": "<=", "value": 5}}]},
+            "đồng thời: mọi giá trị lớn hơn 0; mọi giá trị không quá 5",
+            "all of: every value greater than 0; every value at most 5",
+        ),
+        (
+            {"any": [{"empty": True}, {"equals": "x"}]},
+            "ít nhất một trong: không có kết quả nào; giá trị là “x”",
+            "at least one of: nothing is found; the value is “x”",
+        ),
+        (
+            {"none": [{"regex": "^exposed", "means": {"vi": "cổng lộ ra", "en": "an exposed port"}}]},
+            "không có trường hợp nào sau đây: cổng lộ ra",
+            "none of these: an exposed port",
+        ),
+    ],
+)
+def test_expectations_explain_themselves_in_words(spec: dict, vi: str, en: str) -> None:
+    assert words(spec, {"ports": ""}) == (vi, en)
+
+
+def test_words_use_resolved_inputs_while_the_notation_keeps_its_form() -> None:
+    spec = adapter.validate_python({"subset_of": [{"input": "ports"}]})
+    assert words({"subset_of": [{"input": "ports"}]}, {"ports": "22, 2222"})[0] == "chỉ gồm các giá trị: “22”, “2222”"
+    assert spec.describe({"ports": "22, 2222"}) == "subset of [22, 2222]"
+
+
+def test_a_none_failure_names_the_lines_that_break_it() -> None:
+    spec = adapter.validate_python({"none": [{"regex": "^bad"}, {"regex": "worse$"}]})
+    outcome = spec.match(ProbeOutput("good\nbad one\nfine\nmuch worse\n"), {})
+    assert not outcome.ok and outcome.lines == ("bad one", "much worse")
+    assert outcome.explained is not None and outcome.explained.en.startswith("none of these:")

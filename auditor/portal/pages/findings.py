@@ -68,7 +68,7 @@ def finding_page(request: Request, finding_id: int) -> Response:
         "waived": outcome is not None and outcome.waived,
         "reason": inert_text(finding.reason.get(lang)),
         "observed": inert_str(finding.observed, OBSERVED_LIMIT),
-        "expected": inert_text(finding.expected),
+        "expected": inert_text(finding.expected_text.get(lang)) if finding.expected_text else "",
         "clauses": clause_labels(finding, portal.content),
         "evidence": evidence,
         "run": portal.store.get_run(finding.run_id),
