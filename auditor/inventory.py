@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
+import os
 import re
-from collections.abc import Sequence
+import stat
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
     BeforeValidator,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 from auditor.errors import InventoryError
 from auditor.vocabulary import LocalizedText, Slug, StrictModel
-from auditor.yamlio import format_validation_error, read_yaml_file
+from auditor.yamlio import (
+    Location,
+    ParsedFile,
+    cyclic_gc_paused,
+    format_problems,
+    read_yaml_file,
+    shown,
+    validation_problems,
+)
+
+if TYPE_CHECKING:
+    from auditor.content.loader import Content
 
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 InputValue = int | float | str | bool
@@ -121,8 +138,7 @@ class Agency(StrictModel):
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Agency:
-        names = [host.name for host in self.hosts]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = _repeated(host.name for host in self.hosts)
         if duplicates:
             raise ValueError(f"duplicate host names: {', '.join(duplicates)}")
         return self
@@ -133,12 +149,10 @@ class Inventory(StrictModel):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Inventory:
-        ids = [agency.id for agency in self.agencies]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = _repeated(agency.id for agency in self.agencies)
         if duplicates:
             raise ValueError(f"duplicate agency ids: {', '.join(duplicates)}")
-        hosts = [host.name for agency in self.agencies for host in agency.hosts]
-        shared = sorted({h for h in hosts if hosts.count(h) > 1})
+        shared = _repeated(host.name for agency in self.agencies for host in agency.hosts)
         if shared:
             raise ValueError(f"host names must be unique across agencies: {', '.join(shared)}")
         return self
@@ -167,14 +181,105 @@ def file_sha256(path: Path) -> str:
         raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def load_inventory(path: Path) -> Inventory:
-    """Read and validate an inventory; relative key paths are resolved against the file's folder."""
-    document = read_yaml_file(path, InventoryError)
-    try:
-        inventory = Inventory.model_validate(document.data)
-    except ValueError as exc:
-        raise InventoryError(format_validation_error(path, exc, document.data, line_of=document.line_of)) from None
-    base = path.parent
+def _repeated(values: Iterator[str]) -> list[str]:
+    """The values given more than once, sorted; linear, for inventories of thousands of hosts."""
+    return sorted(value for value, count in Counter(values).items() if count > 1)
+
+
+# ----------------------------------------------------------------------------------------- roles
+
+_ADMIN_PORTS = "allowed_ports_admin"  # every host's admin ports: not a role
+
+
+def roles_known_to(content: Content) -> frozenset[str]:
+    """The roles the content gives a meaning to: those a check applies to or excludes, and those whose
+    ports the profile allows (`allowed_ports_<role>`): a profile declares a new role by giving its ports."""
+    from_checks = {
+        role for check in content.checks.values() for role in (*check.applies_to.roles, *check.applies_to.exclude_roles)
+    }
+    from_profile = {
+        name.removeprefix("allowed_ports_")
+        for name in content.profile.inputs
+        if name.startswith("allowed_ports_") and name != _ADMIN_PORTS
+    }
+    return frozenset(from_checks | from_profile)
+
+
+@functools.cache
+def builtin_roles() -> frozenset[str]:
+    """The roles of the content shipped with the tool and its default profile (read once per process)."""
+    from auditor.content.loader import load_content
+
+    return roles_known_to(load_content())
+
+
+# ------------------------------------------------------------------------------------ problems
+
+
+@dataclass(frozen=True)
+class InventoryProblem:
+    """One thing wrong (error) or worth a look (warning, note) in an inventory file, where it is."""
+
+    severity: Literal["error", "warning", "note"]
+    location: Location  # the data location: ("agencies", 0, "hosts", 1, "roles", 0)
+    message: str
+
+
+@dataclass(frozen=True)
+class ParsedInventory:
+    """An inventory file read and validated: the inventory when it has no error, and every problem found."""
+
+    path: Path
+    document: ParsedFile
+    inventory: Inventory | None
+    problems: tuple[InventoryProblem, ...]
+
+    @property
+    def errors(self) -> tuple[InventoryProblem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    def describe(self, problems: Sequence[InventoryProblem]) -> str:
+        """The problems as loading reports them: the file, then each problem's line, item and field."""
+        listed = [(p.location, p.message) for p in problems]
+        return format_problems(self.path, listed, self.document.data, line_of=self.document.line_of)
+
+
+def parse_inventory(path: Path, known_roles: Collection[str] | None = None) -> ParsedInventory:
+    """Read an inventory and find its errors: the schema, then the roles (`known_roles`, by default those of
+    the built-in content) and the key files. A file that is not YAML at all raises InventoryError."""
+    with cyclic_gc_paused():  # thousands of hosts: see cyclic_gc_paused
+        document = read_yaml_file(path, InventoryError)
+        try:
+            inventory = Inventory.model_validate(document.data)
+        except ValidationError as exc:
+            schema = _located_duplicates(document.data, validation_problems(exc, document.data))
+            problems = tuple(InventoryProblem("error", loc, message) for loc, message in schema)
+            return ParsedInventory(path, document, None, problems)
+        inventory = _with_resolved_key_paths(inventory, path.parent)
+        roles = builtin_roles() if known_roles is None else frozenset(known_roles)
+        found = sorted((*_role_problems(inventory, roles), *_key_file_problems(inventory)), key=_in_file_order)
+    return ParsedInventory(path, document, inventory, tuple(found))
+
+
+def load_inventory(path: Path, known_roles: Collection[str] | None = None) -> Inventory:
+    """Read and validate an inventory before anything connects; relative key paths are resolved against the
+    file's folder. Every error (schema, unknown role, missing or unsafe key file) is one InventoryError."""
+    parsed = parse_inventory(path, known_roles)
+    if parsed.errors or parsed.inventory is None:
+        raise InventoryError(parsed.describe(parsed.errors))
+    return parsed.inventory
+
+
+def file_order(location: Location) -> tuple[tuple[int, int | str], ...]:
+    """Locations in file order: list positions as numbers, field names after them."""
+    return tuple((0, step) if isinstance(step, int) else (1, step) for step in location)
+
+
+def _in_file_order(problem: InventoryProblem) -> tuple[tuple[int, int | str], ...]:
+    return file_order(problem.location)
+
+
+def _with_resolved_key_paths(inventory: Inventory, base: Path) -> Inventory:
     agencies = []
     for agency in inventory.agencies:
         hosts = tuple(
@@ -188,3 +293,98 @@ def load_inventory(path: Path) -> Inventory:
 def _resolve(base: Path, key_file: Path) -> Path:
     expanded = key_file.expanduser()
     return expanded if expanded.is_absolute() else (base / expanded)
+
+
+def host_locations(inventory: Inventory) -> Iterator[tuple[Location, Agency, Host]]:
+    """Each host with its data location, in file order."""
+    for a, agency in enumerate(inventory.agencies):
+        for h, host in enumerate(agency.hosts):
+            yield ("agencies", a, "hosts", h), agency, host
+
+
+def _role_problems(inventory: Inventory, known: frozenset[str]) -> Iterator[InventoryProblem]:
+    listed = ", ".join(sorted(known)) or "none"
+    for where, _agency, host in host_locations(inventory):
+        for index, role in enumerate(host.roles):
+            if role not in known:
+                message = f"unknown role {shown(role)!r}; the known roles are: {listed}"
+                yield InventoryProblem("error", (*where, "roles", index), message)
+
+
+def _key_file_problems(inventory: Inventory) -> Iterator[InventoryProblem]:
+    """A key file must be there, be a file and be private: it opens (often with sudo) the agency's servers.
+    One readable by group or others is an error, as OpenSSH's own client refuses such a key."""
+    checked: dict[Path, str | None] = {}  # many hosts share a key: each file is examined once
+    for where, _agency, host in host_locations(inventory):
+        if host.key_file is None:
+            continue
+        if host.key_file not in checked:
+            checked[host.key_file] = _key_file_problem(host.key_file)
+        problem = checked[host.key_file]
+        if problem is not None:
+            yield InventoryProblem("error", (*where, "key_file"), problem)
+
+
+def _key_file_problem(path: Path) -> str | None:
+    named = f"key file {shown(str(path), 200)}"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"{named} does not exist"
+    except OSError as exc:
+        return f"{named} cannot be examined ({exc.strerror})"
+    if not stat.S_ISREG(mode):
+        return f"{named} is not a regular file"
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return (
+            f"{named} can be read by other users (mode {stat.S_IMODE(mode):04o}); "
+            f"make it private: chmod 600 {shown(str(path), 200)}"
+        )
+    return None
+
+
+def key_file_unreadable(path: Path) -> bool:
+    """Whether this process cannot read the key (it may be another user's: the portal's, say)."""
+    return not os.access(path, os.R_OK)
+
+
+def _located_duplicates(data: Any, problems: list[tuple[Location, str]]) -> list[tuple[Location, str]]:
+    """Agency ids and host names given twice across agencies are refused by the schema as a whole; say
+    instead on which item (and line) each repeat is, beside its first use."""
+    whole = [(loc, m) for loc, m in problems if loc == () and m.startswith(_DUPLICATE_MESSAGES)]
+    if not whole or not isinstance(data, dict) or not isinstance(data.get("agencies"), list):
+        return problems
+    located = list(_duplicates_in(data["agencies"]))
+    return [p for p in problems if p not in whole] + located if located else problems
+
+
+_DUPLICATE_MESSAGES = ("duplicate agency ids:", "host names must be unique across agencies:")
+
+
+def _duplicates_in(agencies: list[Any]) -> Iterator[tuple[Location, str]]:
+    first_agency: dict[str, int] = {}
+    first_host: dict[str, int] = {}  # host name → the index of the agency it first appears in
+    for a, agency in enumerate(agencies):
+        if not isinstance(agency, dict):
+            continue
+        agency_id = agency.get("id")
+        if isinstance(agency_id, str):
+            if agency_id in first_agency:
+                yield (
+                    ("agencies", a, "id"),
+                    f"duplicate agency ids: {shown(agency_id)} (first: agencies[{first_agency[agency_id]}])",
+                )
+            first_agency.setdefault(agency_id, a)
+        hosts = agency.get("hosts")
+        for h, host in enumerate(hosts if isinstance(hosts, list) else []):
+            name = host.get("name") if isinstance(host, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in first_host and first_host[name] != a:
+                other = agencies[first_host[name]].get("id")
+                yield (
+                    ("agencies", a, "hosts", h, "name"),
+                    f"host names must be unique across agencies: {shown(name)} "
+                    f"is also a host of agency {shown(str(other))}",
+                )
+            first_host.setdefault(name, a)

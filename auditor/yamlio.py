@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,27 @@ LineOf = Callable[[Location], int | None]
 
 class _Loader(_SAFE_LOADER):  # type: ignore[valid-type,misc]  # libyaml's loader when present
     """The safe loader, whose scalar constructors' own errors (`2026-02-30`, `!!int x`, `!!bool maybe`:
-    ValueError, KeyError, AttributeError…) become YAML errors that point at the node."""
+    ValueError, KeyError, AttributeError…) become YAML errors that point at the node, and which refuses a key
+    given twice in one mapping (the later value would silently win)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # Large files repeat their keys and many values ("name", "true", "22"): each plain scalar's implicit
+        # tag is found by regular expressions, once per distinct value here instead of once per node.
+        self._scalar_tags: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode:
+            return str(super().resolve(kind, value, implicit))
+        key = (value, implicit)
+        tag = self._scalar_tags.get(key)
+        if tag is None:
+            tag = self._scalar_tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        _check_unique_keys(node)
+        return super().construct_mapping(node, deep)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -52,6 +74,22 @@ class ParsedFile:
     line_of: LineOf
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large file becomes objects.
+
+    A 5 MB inventory makes about a million objects (nodes, then data, then models), none in a reference
+    cycle; the collector would examine every one of them again and again as they are made, which costs
+    more than the parsing. Reference counting frees them as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_yaml_file(path: Path, error_cls: type[ConfigError] = ConfigError) -> Any:
     return read_yaml_file(path, error_cls).data
 
@@ -61,11 +99,13 @@ def read_yaml_file(path: Path, error_cls: type[ConfigError] = ConfigError) -> Pa
     text = read_text_file(path, error_cls)
     loader = _Loader(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            return ParsedFile(None, lambda _loc: None)
-        _check_nodes(root)
-        data = loader.construct_document(root)
+        with cyclic_gc_paused():
+            root = loader.get_single_node()
+            if root is None:
+                return ParsedFile(None, lambda _loc: None)
+            if "*" in text:  # an alias (`*name`) may expand the document: measure it before building anything
+                _check_aliases(root)
+            data = loader.construct_document(root)
     except yaml.YAMLError as exc:
         raise error_cls(f"{path}: {_describe_yaml_error(exc, text)}") from None
     finally:
@@ -95,26 +135,28 @@ def _describe_yaml_error(exc: yaml.YAMLError, text: str) -> str:
     return f"{where}invalid YAML: {problem}"
 
 
-def _check_nodes(root: yaml.Node) -> None:
-    """Refuse what the YAML loader lets through: a key given twice in one mapping (the later value
-    would silently win) and aliases that expand the document beyond any real file."""
-    checked: set[int] = set()
+def _check_aliases(root: yaml.Node) -> None:
+    """Refuse aliases that expand the document beyond any real file (a "billion laughs").
+
+    One pass, linear in the file: what aliases add is counted apart from the nodes the file itself holds,
+    so a large plain file is never mistaken for an alias bomb."""
+    seen: set[int] = set()
     stack = [root]
-    visits = 0
+    expanded = 0  # nodes reached again through an alias
     while stack:
         node = stack.pop()
-        visits += 1
-        if visits > MAX_EXPANDED_NODES:
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                f"more than {MAX_EXPANDED_NODES} nodes once aliases are expanded",
-                root.start_mark,
-            )
+        if id(node) in seen:
+            expanded += 1
+            if expanded > MAX_EXPANDED_NODES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"more than {MAX_EXPANDED_NODES} nodes once aliases are expanded",
+                    root.start_mark,
+                )
+        else:
+            seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            if id(node) not in checked:
-                checked.add(id(node))
-                _check_unique_keys(node)
             stack.extend(child for pair in node.value for child in pair)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
@@ -210,11 +252,8 @@ def data_location(loc: Sequence[int | str], error_type: str, data: Any) -> Locat
     return tuple(kept)
 
 
-def format_validation_error(
-    path: Path, exc: ValueError, data: Any, prefix: str = "", line_of: LineOf | None = None
-) -> str:
-    if not isinstance(exc, ValidationError):
-        return f"{path}: {prefix}{exc}"
+def validation_problems(exc: ValidationError, data: Any) -> list[tuple[Location, str]]:
+    """A validation error's problems as (data location, plain message), one per location, in file order."""
     problems: dict[Location, list[str]] = {}
     too_short: dict[Location, str] = {}
     for error in exc.errors(include_url=False):
@@ -231,11 +270,30 @@ def format_validation_error(
             problems[loc].remove(message)
             if not problems[loc]:
                 del problems[loc]
+    return [(loc, "; or: ".join(messages)) for loc, messages in problems.items()]
+
+
+def format_problems(
+    path: Path, problems: Sequence[tuple[Location, str]], data: Any, prefix: str = "", line_of: LineOf | None = None
+) -> str:
+    """'FILE: N problem(s)' and one line per problem: its line, the item and field it concerns, what is wrong."""
     lines = [f"{path}: {prefix}{len(problems)} problem(s)"]
-    for loc, messages in list(problems.items())[:_LISTED_PROBLEMS]:
-        line = line_of(loc) if line_of is not None else None
-        where = f"line {line}: " if line is not None else ""
-        lines.append(f"  - {where}{describe_location(loc, data)}: {'; or: '.join(messages)}")
+    for loc, message in problems[:_LISTED_PROBLEMS]:
+        lines.append(f"  - {where(loc, data, line_of)}: {message}")
     if len(problems) > _LISTED_PROBLEMS:
         lines.append(f"  - … and {len(problems) - _LISTED_PROBLEMS} more")
     return "\n".join(lines)
+
+
+def where(loc: Location, data: Any, line_of: LineOf | None = None) -> str:
+    """'line 12: agencies[0] (id=x) → hosts[1] (name=y) → port', the line when it is known."""
+    line = line_of(loc) if line_of is not None else None
+    return (f"line {line}: " if line is not None else "") + describe_location(loc, data)
+
+
+def format_validation_error(
+    path: Path, exc: ValueError, data: Any, prefix: str = "", line_of: LineOf | None = None
+) -> str:
+    if not isinstance(exc, ValidationError):
+        return f"{path}: {prefix}{exc}"
+    return format_problems(path, validation_problems(exc, data), data, prefix, line_of)

@@ -14,7 +14,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from auditor.errors import InventoryError
-from auditor.inventory import Inventory, load_inventory
+from auditor.inventory import Inventory, builtin_roles, load_inventory
 from tests.fuzz.budget import examples
 from tests.fuzz.documents import (
     ANY_VALUE,
@@ -40,17 +40,22 @@ ADDRESSES = st.one_of(st.ip_addresses().map(str), st.lists(DNS_LABELS, min_size=
 @pytest.fixture(scope="module")
 def workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="inventory-fuzz-") as name:
+        for key in KEY_FILES:  # loading checks that key files exist and are private
+            (Path(name) / key).parent.mkdir(exist_ok=True)
+            (Path(name) / key).write_text("(test key)\n", encoding="utf-8")
+            (Path(name) / key).chmod(0o600)
         yield Path(name)
 
 
+KEY_FILES = ("keys/id", "keys/second key")  # relative to the inventory: made private in `workdir`
 # Built once: strategies made inside a draw are rebuilt (and re-validated) for every example.
 HOST = st.fixed_dictionaries(
-    {"address": ADDRESSES, "key_file": st.sampled_from(["keys/id", "~/.ssh/id", "/k"])},
+    {"address": ADDRESSES, "key_file": st.sampled_from(KEY_FILES)},
     optional={
         "port": st.integers(1, 65535),
         "user": st.sampled_from(["root", "audit", "quản-trị"]),
         "sudo": st.booleans(),
-        "roles": st.lists(SLUGS, max_size=3),
+        "roles": st.lists(st.sampled_from(sorted(builtin_roles())), max_size=3),  # only roles the content knows
         "os_family": st.sampled_from(["debian", "rhel"]),
         "probe_jobs": st.integers(1, 16),
         "use_agent": st.booleans(),

@@ -10,8 +10,18 @@ from auditor.inventory import load_inventory
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory.yml"
 
 
-def test_example_inventory_has_the_plans_press_agencies() -> None:
-    inventory = load_inventory(EXAMPLE)
+def _example(tmp_path: Path) -> Path:
+    """The example inventory with its lab key (made by the lab, 0600) at a path of the test's own."""
+    key = tmp_path / "id_ed25519"
+    key.write_text("(test key)\n", encoding="utf-8")
+    key.chmod(0o600)
+    path = tmp_path / "example.yml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8").replace("/var/tmp/auditor-lab/id_ed25519", str(key)))
+    return path
+
+
+def test_example_inventory_has_the_plans_press_agencies(tmp_path: Path) -> None:
+    inventory = load_inventory(_example(tmp_path))
     names = {agency.name.vi for agency in inventory.agencies}
     assert {
         "Báo Sóc Trăng",
@@ -30,6 +40,9 @@ def _inventory(tmp_path: Path, host_yaml: str) -> Path:
 
 
 def test_relative_key_path_resolves_against_the_file(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "id").write_text("(test key)\n", encoding="utf-8")
+    (tmp_path / "keys" / "id").chmod(0o600)
     path = _inventory(tmp_path, "      - {name: web1, address: 10.0.0.1, key_file: keys/id}\n")
     host = load_inventory(path).agencies[0].hosts[0]
     assert host.key_file == tmp_path / "keys" / "id"
@@ -71,9 +84,9 @@ def test_duplicate_host_names_are_refused(tmp_path: Path) -> None:
         load_inventory(path)
 
 
-def test_unknown_agency_is_a_clear_error() -> None:
+def test_unknown_agency_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="no agency with id 'nope'"):
-        load_inventory(EXAMPLE).agency("nope")
+        load_inventory(_example(tmp_path)).agency("nope")
 
 
 def test_a_bad_network_gets_one_plain_message(tmp_path: Path) -> None:
