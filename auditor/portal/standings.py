@@ -151,7 +151,9 @@ def judge(
     findings = portal.store.list_findings(latest.run.id, agency_id=agency_id)
     resolved = resolve_findings(findings, *governance, now)
     catalogue = pick_catalogue(portal.content, None)
-    assessment = assess(latest.run, agency_id, latest.hosts, findings, resolved, catalogue, lang, strings(lang))
+    assessment = assess(
+        latest.run, agency_id, latest.hosts, findings, resolved, catalogue, lang, strings(lang), portal.content
+    )
     statuses = {f.id: effective_status(f, resolved) for f in findings}
     failing = tuple(f for f in findings if statuses[f.id] in FAILING)
     awaiting = tuple(f for f in findings if statuses[f.id] == "manual")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -13,6 +14,8 @@ from auditor.content.select import source_lines
 from auditor.content.sources import SOURCE_PREFIX
 from auditor.errors import NotFoundError
 from auditor.governance.resolve import Resolved
+from auditor.inventory import Contact
+from auditor.reports.causes import PORT_CAUSE_PREFIX, group_by_cause
 from auditor.reports.diff import diff_view
 from auditor.reports.inert import inert_bytes, inert_str
 from auditor.reports.locale import Strings, strings
@@ -29,14 +32,24 @@ from auditor.reports.models import (
     ManualItemView,
     ScopeView,
 )
-from auditor.reports.rollup import assess, bar_chart, clause_labels, effective_status, failing_by_check
+from auditor.reports.plan import fix_plan
+from auditor.reports.rollup import (
+    assess,
+    bar_chart,
+    clause_key,
+    effective_status,
+    group_state_chart,
+    refs_of,
+    resolved_keys,
+)
+from auditor.reports.timing import ReportSettings, report_settings
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 from auditor.textsafe import inert_text
 
-STDOUT_LIMIT = 1200  # bytes of each evidence stdout shown in the appendix
+STDOUT_LIMIT = 600  # bytes of each evidence stdout shown in the appendix (the store keeps it whole)
 STDERR_LIMIT = 400
-COMMAND_LIMIT = 800
-OBSERVED_LIMIT = 400
+COMMAND_LIMIT = 300
+OBSERVED_LIMIT = 240  # characters of a finding's observed value in its table; the appendix holds the evidence
 DEFAULT_FRAMEWORK = "TCVN 11930:2017"
 _STATUS_RANK = {"error": 0, "fail": 1}
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -110,9 +123,14 @@ def build_agency_report(
     framework: str | None = None,
     now: datetime | None = None,
     as_of: datetime | None = None,
+    contact: Contact | None = None,
+    settings: ReportSettings | None = None,
 ) -> AgencyReport:
-    """``as_of``: the moment attestations and waivers are judged at (default: now)."""
+    """``as_of``: the moment attestations and waivers are judged at (default: now); ``contact``: the agency's
+    contact from the inventory, named as the owner of the fix-first plan; ``settings``: time zone and fix
+    deadlines (default: the profile's inputs)."""
     moment = now or datetime.now(UTC)
+    settings = settings or report_settings(content.profile)
     run = store.get_run(run_ref)
     hosts = store.list_run_hosts(run.id)
     own_hosts = [h for h in hosts if h.agency_id == agency_id]
@@ -124,8 +142,19 @@ def build_agency_report(
     t = strings(lang)
     texts = CheckTexts(content, lang)
     resolved = store.resolved_findings(findings, as_of or moment)
-    assessment = assess(run, agency_id, own_hosts, findings, resolved, catalogue, lang, t)
+    assessment = assess(run, agency_id, own_hosts, findings, resolved, catalogue, lang, t, content)
     failing = [f for f in findings if effective_status(f, resolved) in FAILING]
+    causes = group_by_cause(failing, content)  # the same grouping as assessment.causes
+    finding_views = _finding_views(causes, resolved, catalogue, content, texts)
+    plan = fix_plan(
+        assessment,
+        causes,
+        resolved_keys(findings, resolved),
+        catalogue,
+        {v.cause: (v.title, v.steps, v.playbook) for v in finding_views},
+        settings,
+        _owner(contact),
+    )
     severity_css = {"critical": "sev-critical", "high": "sev-high", "medium": "sev-medium", "low": "sev-low"}
     worst = max(assessment.severity_failing.values(), default=0)
     return AgencyReport(
@@ -139,17 +168,19 @@ def build_agency_report(
         framework=catalogue.framework,
         framework_title=catalogue.title.get(lang),
         framework_provisional=catalogue.provisional,
+        timezone=settings.timezone,
         assessment=assessment,
+        plan=plan,
         scope=_scope(run, agency_id, own_hosts),
-        group_chart=bar_chart([(f"{g.id} {g.heading}", g.score_pct, f"heat-{g.heat}") for g in assessment.groups], 100),
+        group_chart=group_state_chart(assessment.groups),
         severity_chart=bar_chart(
             [(t.get(f"severity_{s}"), n, severity_css[s]) for s, n in assessment.severity_failing.items()],
             max(worst, 1),
         ),
-        hosts=tuple(_host_view(h, t) for h in own_hosts if h.kind == "host"),
-        findings=_finding_views(failing, resolved, catalogue, content, texts),
+        hosts=tuple(_host_view(h, findings, resolved, t) for h in own_hosts),
+        findings=finding_views,
         manual_items=_manual_items(
-            [f for f in findings if effective_status(f, resolved) == "manual"], content, texts, t
+            [f for f in findings if effective_status(f, resolved) == "manual"], catalogue.framework, content, texts, t
         ),
         evidence=_evidence(store, failing, content),
         diff=_diff(store, run, agency_id, texts),
@@ -170,51 +201,92 @@ def _scope(run: RunSummary, agency_id: str, hosts: Sequence[RunHostRow]) -> Scop
     )
 
 
-def _host_view(host: RunHostRow, t: Strings) -> HostView:
+def _owner(contact: Contact | None) -> str:
+    if contact is None:
+        return ""
+    return inert_text(" · ".join(part for part in (contact.name, contact.email, contact.phone) if part))
+
+
+def _host_view(
+    host: RunHostRow, findings: Sequence[FindingRow], resolved: Mapping[int, Resolved], t: Strings
+) -> HostView:
+    """A target's results counted from the findings (statuses as resolved), so the rows add up to the roll-up."""
     facts = host.facts
     os_name = (facts.os_pretty or f"{facts.os_id} {facts.os_version}".strip()) if facts else ""
     error = f"{host.error_reason}: {host.error_detail or ''}".strip(": ") if host.error_reason else ""
+    counts = Counter(effective_status(f, resolved) for f in findings if f.host_name == host.host_name)
     return HostView(
-        name=host.host_name,
+        name=target_label(host.host_name, t),
         address=host.address,
+        kind=host.kind,
         status=host.status.value,
         error=inert_text(error),
-        os=inert_text(os_name) or t.get("unknown"),
-        counts=host.finding_counts,
+        os=inert_text(os_name) or ("—" if host.kind != "host" else t.get("unknown")),
+        counts={status: counts.get(status, 0) for status in ("pass", "fail", "error", "not_applicable", "manual")},
     )
 
 
 def _finding_views(
-    failing: Sequence[FindingRow],
+    causes: Mapping[str, Sequence[FindingRow]],
     resolved: Mapping[int, Resolved],
     catalogue: Catalogue,
     content: Content,
     texts: CheckTexts,
 ) -> tuple[FindingView, ...]:
-    return tuple(
-        FindingView(
-            check_id=failed.check_id,
-            title=texts.title(failed.check_id),
-            severity=failed.severity,
-            status=min((effective_status(r, resolved) for r in failed.findings), key=_STATUS_RANK.__getitem__),
-            clauses=tuple(f"{r.framework} {r.clause}" for r in failed.refs),
-            rationale=texts.rationale(failed.check_id),
-            steps=texts.steps(failed.check_id),
-            playbook=texts.playbook(failed.check_id),
-            hosts=tuple(
-                AffectedHost(
-                    host_name=target_label(r.host_name, texts.strings),
-                    status=effective_status(r, resolved),
-                    note=resolved_note(resolved.get(r.id), texts.lang),
-                    observed=inert_str(r.observed, OBSERVED_LIMIT),
-                    expected=inert_text(r.expected),
-                    reason=inert_text(r.reason_vi if texts.lang == "vi" else r.reason_en),
-                    evidence_ref=f"ev-{r.evidence_id}" if r.evidence_id is not None else "",
-                )
-                for r in failed.findings
-            ),
+    """One view per cause, the most severe first, then by the first clause of the catalogue, then by key."""
+    views = []
+    for cause, rows in causes.items():
+        ordered = sorted(rows, key=lambda r: (r.host_name, r.check_id))
+        severity = min((r.severity.value for r in rows), key=SEVERITY_ORDER.index)
+        check_ids = tuple(
+            dict.fromkeys(r.check_id for r in sorted(rows, key=lambda r: SEVERITY_ORDER.index(r.severity.value)))
         )
-        for failed in failing_by_check(failing, catalogue.framework, content)
+        primary = check_ids[0]  # the most severe check speaks for a port seen by several
+        refs = tuple(dict.fromkeys(ref for r in rows for ref in refs_of(r, content)))
+        first_clause = min((clause_key(r.clause) for r in refs if r.framework == catalogue.framework), default=(999,))
+        is_port = cause.startswith(PORT_CAUSE_PREFIX)
+        title = (
+            texts.strings.format("cause_port", port=cause.removeprefix(PORT_CAUSE_PREFIX), n=len(check_ids))
+            if is_port
+            else texts.title(cause)
+        )
+        view = FindingView(
+            cause=cause,
+            check_id=", ".join(check_ids),
+            title=title,
+            severity=severity,
+            status=min((effective_status(r, resolved) for r in rows), key=_STATUS_RANK.__getitem__),
+            clauses=tuple(f"{r.framework} {r.clause}" for r in refs),
+            rationale=texts.rationale(primary),
+            steps=texts.steps(primary),
+            playbook=next((texts.playbook(c) for c in check_ids if texts.playbook(c)), ""),
+            hosts=_affected_rows(ordered, resolved, texts, is_port),
+        )
+        views.append(((SEVERITY_ORDER.index(severity), first_clause, cause), view))
+    return tuple(view for _key, view in sorted(views, key=lambda pair: pair[0]))
+
+
+def _affected_rows(
+    rows: Sequence[FindingRow], resolved: Mapping[int, Resolved], texts: CheckTexts, is_port: bool
+) -> tuple[AffectedHost, ...]:
+    """Targets where one check saw the same thing share a row, so a fix needed on every server reads once."""
+    merged: dict[tuple[str, ...], list[FindingRow]] = {}
+    for r in rows:
+        status, note = effective_status(r, resolved), resolved_note(resolved.get(r.id), texts.lang)
+        expected = r.expected_text.get(texts.lang) if r.expected_text else r.expected
+        reason = r.reason_vi if texts.lang == "vi" else r.reason_en
+        merged.setdefault((r.check_id, status, note, r.observed, expected, reason), []).append(r)
+    return tuple(
+        AffectedHost(
+            host_names=tuple(target_label(r.host_name, texts.strings) for r in same),
+            status=status,
+            note=note,
+            observed=inert_str(observed, OBSERVED_LIMIT),
+            expected=inert_text(expected),
+            reason=(f"{texts.title(check_id)}: " if is_port else "") + inert_text(reason),
+            evidence_refs=tuple(f"ev-{r.evidence_id}" for r in same if r.evidence_id is not None),
+        )
+        for (check_id, status, note, observed, expected, reason), same in merged.items()
     )
 
 
@@ -226,8 +298,9 @@ def resolved_note(outcome: Resolved | None, lang: Lang) -> str:
 
 
 def _manual_items(
-    pending: Sequence[FindingRow], content: Content, texts: CheckTexts, t: Strings
+    pending: Sequence[FindingRow], framework: str, content: Content, texts: CheckTexts, t: Strings
 ) -> tuple[ManualItemView, ...]:
+    """Items awaiting evidence with the clauses of the report's framework (the cover names it)."""
     by_check: dict[str, list[FindingRow]] = {}
     for finding in pending:  # already narrowed to items still awaiting evidence
         by_check.setdefault(finding.check_id, []).append(finding)
@@ -237,7 +310,7 @@ def _manual_items(
             title=texts.title(check_id),
             severity=rows[0].severity.value,
             evidence_required=texts.evidence_required(check_id),
-            clauses=clause_labels(rows[0], content),
+            clauses=tuple(r.clause for r in refs_of(rows[0], content) if r.framework == framework),
             targets=tuple(target_label(r.host_name, t) for r in rows),
         )
         for check_id, rows in by_check.items()

@@ -40,6 +40,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "evidence_sha256",
     "finding_id",
 )
+UTF8_BOM = "\ufeff"  # leads a CSV file so that Excel reads it as UTF-8 (Vietnamese intact)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 

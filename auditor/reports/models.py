@@ -44,6 +44,10 @@ class GroupView(_View):
     clauses_total: int
     clauses_demonstrated: int
     clauses_failed: int
+    clauses_met: int = 0  # met, met with waivers or not applicable (= clauses_demonstrated)
+    clauses_not_met: int = 0  # failed, or a check could not be observed
+    clauses_awaiting: int = 0  # manual items awaiting evidence
+    clauses_not_evaluated: int = 0  # nothing in the run answers them
     score_pct: int  # demonstrated clauses / clauses, 0..100
     state: ClauseState  # the worst clause state of the group
     heat: int  # 0 (worst) .. 4 (best): the colour bucket of the heat-map
@@ -69,9 +73,38 @@ class Chart(_View):
     bars: tuple[Bar, ...]
 
 
+class Segment(_View):
+    state: str  # met, not_met, awaiting_evidence, not_evaluated
+    value: int
+    x: int
+    width: int
+
+
+class StackedBar(_View):
+    label: str
+    y: int
+    text_y: int
+    segments: tuple[Segment, ...]
+
+
+class StackedChart(_View):
+    """Clauses of each requirement group by state, one bar per group; geometry computed here."""
+
+    width: int
+    height: int
+    label_width: int
+    track_width: int
+    states: tuple[str, ...]
+    bars: tuple[StackedBar, ...]
+
+
 class HostView(_View):
+    """One target of the agency (server, website, network service, the agency's documents) with its results,
+    counted from the same findings as the roll-up so that the rows add up to its totals."""
+
     name: str
     address: str
+    kind: str = "host"
     status: str
     error: str
     os: str
@@ -79,17 +112,22 @@ class HostView(_View):
 
 
 class AffectedHost(_View):
-    host_name: str
+    """One row of a finding: the targets where one check saw the same thing (same status, value and reason)."""
+
+    host_names: tuple[str, ...]
     status: str
     note: str  # waiver or attestation note, "" when none
     observed: TrimmedText
     expected: str
     reason: str
-    evidence_ref: str  # anchor of the evidence in the appendix, "" when none
+    evidence_refs: tuple[str, ...]  # anchors of the evidence in the appendix, one per target that has one
 
 
 class FindingView(_View):
-    check_id: str
+    """One cause to fix: a failing check, or one port reachable from outside seen by several network checks."""
+
+    cause: str = ""  # the roll-up's cause key: the check id, or "port:<label>"
+    check_id: str  # the check; for a port, the checks that observed it, comma-separated
     title: str
     severity: str
     status: str  # the worst status over the affected hosts
@@ -175,6 +213,33 @@ class AgencyAssessment(_View):
     manual_pending: int
     clauses_demonstrated: int
     clauses_total: int
+    # What each figure of the reports counts (results are (check, target) pairs after attestations and waivers):
+    results_failed: int = 0  # failing results no waiver covers
+    results_error: int = 0  # results that could not be observed ("could not check")
+    results_failed_by_scope: dict[str, int] = {}  # results_failed split by check scope: host (SSH), network
+    causes: tuple[str, ...] = ()  # causes to fix: failing checks, exposure checks merged into one per port
+    targets_total: int = 0  # every target of the agency: servers, websites, network services, its documents
+
+
+class FixAction(_View):
+    """One action of the fix-first plan: fixing one cause everywhere."""
+
+    cause: str
+    title: str
+    severity: str
+    score: int  # severity weight × (clauses unlocked + 1) × hosts affected
+    clauses_unlocked: tuple[str, ...]  # clauses that become met once this cause passes everywhere
+    hosts: tuple[str, ...]
+    steps: tuple[str, ...]
+    playbook: str
+    due: datetime  # audit date + the profile's deadline for the severity
+    owner: str  # the agency's contact from the inventory, "" when none
+
+
+class FixPlan(_View):
+    actions: tuple[FixAction, ...]
+    already_good_groups: tuple[str, ...]  # requirement groups every clause of which is met
+    already_good_clauses: int  # clauses met (all groups)
 
 
 class AgencyReport(_View):
@@ -189,9 +254,11 @@ class AgencyReport(_View):
     framework: str
     framework_title: str
     framework_provisional: bool
+    timezone: str = "Asia/Ho_Chi_Minh"  # times are stored in UTC and shown in this zone
     assessment: AgencyAssessment
+    plan: FixPlan | None = None
     scope: ScopeView
-    group_chart: Chart
+    group_chart: StackedChart
     severity_chart: Chart
     hosts: tuple[HostView, ...]
     findings: tuple[FindingView, ...]
@@ -239,3 +306,5 @@ class SummaryReport(_View):
     trend_height: int
     recurring: tuple[RecurringFailure, ...]
     report_year: int
+    reporting_deadline: datetime  # the next yearly reporting date after generated_at (profile input)
+    timezone: str = "Asia/Ho_Chi_Minh"

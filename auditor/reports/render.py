@@ -8,12 +8,15 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from auditor.errors import AuditorError
 from auditor.reports.locale import strings
 from auditor.reports.models import AgencyReport, SummaryReport
+from auditor.reports.timing import DEFAULT_TIMEZONE, local
 
 TEMPLATES = {"agency": "templates/agency.html.j2", "summary": "templates/summary.html.j2"}
 
@@ -38,15 +41,40 @@ def environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["day"] = _day
+    env.filters["utc_offset"] = _utc_offset
     return env
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+_FORMATS = {"vi": ("%d/%m/%Y %H:%M", "%d/%m/%Y"), "en": ("%Y-%m-%d %H:%M", "%Y-%m-%d")}
 
 
-def _day(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
+def _zone_and_lang(context: Context) -> tuple[ZoneInfo, str]:
+    """Templates of the reports have ``report``; others (the portal's) fall back to the default zone."""
+    report = context.get("report")
+    zone = getattr(report, "timezone", None) or context.get("timezone") or DEFAULT_TIMEZONE
+    lang = getattr(report, "lang", None) or context.get("lang") or "vi"
+    return ZoneInfo(zone), lang if lang in _FORMATS else "vi"
+
+
+@pass_context
+def _when(context: Context, value: datetime) -> str:
+    """A stored (UTC) time in the agency's local time: DD/MM/YYYY HH:MM in Vietnamese."""
+    zone, lang = _zone_and_lang(context)
+    return local(value, zone).strftime(_FORMATS[lang][0])
+
+
+@pass_context
+def _day(context: Context, value: datetime) -> str:
+    zone, lang = _zone_and_lang(context)
+    return local(value, zone).strftime(_FORMATS[lang][1])
+
+
+@pass_context
+def _utc_offset(context: Context, value: datetime) -> str:
+    """The zone's offset at that moment, e.g. UTC+07:00."""
+    zone, _lang = _zone_and_lang(context)
+    offset = local(value, zone).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
 
 
 def render_html(report: AgencyReport | SummaryReport) -> str:

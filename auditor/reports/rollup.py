@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from auditor.content.catalogue import Catalogue
 from auditor.content.loader import Content
 from auditor.governance.resolve import ClauseState, Resolved, VerdictOutcome, judge_agency
+from auditor.reports.causes import group_by_cause
 from auditor.reports.locale import Strings
 from auditor.reports.models import (
     FAILING,
@@ -19,6 +20,9 @@ from auditor.reports.models import (
     ClauseView,
     GroupView,
     Lang,
+    Segment,
+    StackedBar,
+    StackedChart,
 )
 from auditor.store import FindingRow, RunHostRow, RunSummary
 from auditor.vocabulary import RequirementRef
@@ -78,23 +82,9 @@ def effective_status(finding: FindingRow, resolved: Mapping[int, Resolved]) -> s
     return outcome.status.value if outcome is not None else finding.status.value
 
 
-def assess(
-    run: RunSummary,
-    agency_id: str,
-    hosts: Sequence[RunHostRow],
-    findings: Sequence[FindingRow],
-    resolved: Mapping[int, Resolved],
-    catalogue: Catalogue,
-    lang: Lang,
-    strings: Strings,
-) -> AgencyAssessment:
-    """The roll-up of one agency's targets and findings in one run against one catalogue.
-
-    Clause states and the verdict come from auditor.resolve.judge_agency (attestations and waivers applied), so
-    the report says what `auditor verdict` says."""
-    own_hosts = [h for h in hosts if h.agency_id == agency_id]
-    own = [f for f in findings if f.agency_id == agency_id]
-    keyed = [
+def resolved_keys(findings: Sequence[FindingRow], resolved: Mapping[int, Resolved]) -> list[Resolved]:
+    """Each finding as the verdict judges it: its resolution, or its raw status when nothing resolved it."""
+    return [
         resolved.get(f.id)
         or Resolved(
             finding_id=f.id,
@@ -104,8 +94,29 @@ def assess(
             raw_status=f.status,
             status=f.status,
         )
-        for f in own
+        for f in findings
     ]
+
+
+def assess(
+    run: RunSummary,
+    agency_id: str,
+    hosts: Sequence[RunHostRow],
+    findings: Sequence[FindingRow],
+    resolved: Mapping[int, Resolved],
+    catalogue: Catalogue,
+    lang: Lang,
+    strings: Strings,
+    content: Content,
+) -> AgencyAssessment:
+    """The roll-up of one agency's targets and findings in one run against one catalogue: every figure the
+    reports show is read from it.
+
+    Clause states and the verdict come from auditor.resolve.judge_agency (attestations and waivers applied), so
+    the report says what `auditor verdict` says."""
+    own_hosts = [h for h in hosts if h.agency_id == agency_id]
+    own = [f for f in findings if f.agency_id == agency_id]
+    keyed = resolved_keys(own, resolved)
     judged = judge_agency(agency_id, catalogue, keyed)
     headings = {clause.id: clause.heading.get(lang) for clause in catalogue.clauses}
     clauses = tuple(
@@ -128,6 +139,10 @@ def assess(
     severity_failing = Counter(f.severity.value for f, st in zip(own, statuses, strict=True) if st in FAILING)
     failing_checks = tuple(sorted({f.check_id for f, st in zip(own, statuses, strict=True) if st in FAILING}))
     waived = sum(1 for r in keyed if r.waived)
+    waived_ids = {r.finding_id for r in keyed if r.waived}
+    failed_rows = [f for f, st in zip(own, statuses, strict=True) if st == "fail" and f.id not in waived_ids]
+    failing_rows = [f for f, st in zip(own, statuses, strict=True) if st in FAILING]
+    by_scope = Counter(_scope_of(f.check_id, content) for f in failed_rows)
     demonstrated = sum(1 for c in clauses if c.state.demonstrated)
     reasons = _reasons(judged.outcome, status_counts, waived, clauses, strings)
     name = own_hosts[0].agency_name if own_hosts else None
@@ -150,7 +165,17 @@ def assess(
         manual_pending=status_counts.get("manual", 0),
         clauses_demonstrated=demonstrated,
         clauses_total=len(clauses),
+        results_failed=len(failed_rows),
+        results_error=status_counts.get("error", 0),
+        results_failed_by_scope={scope: by_scope.get(scope, 0) for scope in ("host", "network")},
+        causes=tuple(group_by_cause(failing_rows, content)),
+        targets_total=len(own_hosts),
     )
+
+
+def _scope_of(check_id: str, content: Content) -> str:
+    check = content.checks.get(check_id)
+    return check.scope if check is not None else "host"
 
 
 def _group(group_id: str, heading: str, clauses: Sequence[ClauseView]) -> GroupView:
@@ -166,6 +191,10 @@ def _group(group_id: str, heading: str, clauses: Sequence[ClauseView]) -> GroupV
         clauses_total=len(own),
         clauses_demonstrated=demonstrated,
         clauses_failed=failed,
+        clauses_met=demonstrated,
+        clauses_not_met=failed,
+        clauses_awaiting=sum(1 for c in own if c.state is ClauseState.awaiting_evidence),
+        clauses_not_evaluated=sum(1 for c in own if c.state is ClauseState.not_evaluated),
         score_pct=score,
         state=worst,
         heat=heat,
@@ -177,7 +206,7 @@ def _reasons(
 ) -> tuple[str, ...]:
     """What the verdict rests on, in sentences (the verdict itself comes from auditor.governance.resolve)."""
     reasons: list[str] = [strings.format("reason_meets")] if outcome is VerdictOutcome.meets else []
-    failed = status_counts.get("fail", 0) - waived
+    failed = status_counts.get("fail", 0) - waived  # = AgencyAssessment.results_failed
     errors, pending = status_counts.get("error", 0), status_counts.get("manual", 0)
     missing = sum(1 for c in clauses if c.state is ClauseState.not_evaluated)
     if failed:
@@ -213,4 +242,38 @@ def bar_chart(items: Sequence[tuple[str, int, str]], maximum: int, width: int = 
         )
     return Chart(
         width=width, height=max(row, len(bars) * row), label_width=label_width, track_width=span, bars=tuple(bars)
+    )
+
+
+GROUP_STATES: tuple[str, ...] = ("met", "not_met", "awaiting_evidence", "not_evaluated")
+
+
+def group_state_chart(
+    groups: Sequence[GroupView], width: int = 640, label_width: int = 250, row: int = 22
+) -> StackedChart:
+    """One bar per requirement group, split into its clauses met / not met / awaiting evidence / not evaluated."""
+    span = width - label_width - 10
+    bars = []
+    for index, group in enumerate(groups):
+        values = (group.clauses_met, group.clauses_not_met, group.clauses_awaiting, group.clauses_not_evaluated)
+        segments, x = [], label_width
+        for state, value in zip(GROUP_STATES, values, strict=True):
+            length = value * span // group.clauses_total if group.clauses_total else 0
+            segments.append(Segment(state=state, value=value, x=x, width=length))
+            x += length
+        bars.append(
+            StackedBar(
+                label=f"{group.id} {group.heading}",
+                y=index * row + 4,
+                text_y=index * row + 15,
+                segments=tuple(segments),
+            )
+        )
+    return StackedChart(
+        width=width,
+        height=max(row, len(bars) * row),
+        label_width=label_width,
+        track_width=span,
+        states=GROUP_STATES,
+        bars=tuple(bars),
     )

@@ -21,6 +21,7 @@ from auditor.reports.models import (
     TrendPoint,
 )
 from auditor.reports.rollup import assess, effective_status
+from auditor.reports.timing import ReportSettings, report_settings
 from auditor.store import FindingRow, RunSummary, Store
 
 TREND_WIDTH = 640
@@ -36,11 +37,16 @@ def build_summary_report(
     framework: str | None = None,
     now: datetime | None = None,
     as_of: datetime | None = None,
+    settings: ReportSettings | None = None,
 ) -> SummaryReport:
+    """``settings``: time zone and reporting day (default: the profile's inputs)."""
     if not run_refs:
         raise NotFoundError("give at least one run")
     runs = sorted({r.id: r for r in (store.get_run(ref) for ref in run_refs)}.values(), key=lambda r: r.started_at)
     catalogue = pick_catalogue(content, framework)
+    settings = settings or report_settings(content.profile)
+    moment = now or datetime.now(UTC)
+    deadline = settings.next_reporting_date(moment)
     t = strings(lang)
     latest: dict[str, AgencyAssessment] = {}
     latest_findings: dict[str, list[FindingRow]] = {}
@@ -48,10 +54,10 @@ def build_summary_report(
     for run in runs:
         hosts = store.list_run_hosts(run.id)
         findings = store.list_findings(run.id)
-        resolved = store.resolved_findings(findings, as_of or now or datetime.now(UTC))
+        resolved = store.resolved_findings(findings, as_of or moment)
         assessments = []
         for agency_id in sorted({h.agency_id for h in hosts}):
-            assessment = assess(run, agency_id, hosts, findings, resolved, catalogue, lang, t)
+            assessment = assess(run, agency_id, hosts, findings, resolved, catalogue, lang, t, content)
             assessments.append(assessment)
             latest[agency_id] = assessment  # runs are in time order: the last one wins
             latest_findings[agency_id] = [
@@ -62,7 +68,8 @@ def build_summary_report(
     trend_points = _trend(per_run)
     return SummaryReport(
         lang=lang,
-        generated_at=now or datetime.now(UTC),
+        generated_at=moment,
+        timezone=settings.timezone,
         tool_version=runs[-1].tool_version,
         framework=catalogue.framework,
         framework_title=catalogue.title.get(lang),
@@ -75,7 +82,8 @@ def build_summary_report(
         trend_width=TREND_WIDTH,
         trend_height=TREND_HEIGHT,
         recurring=recurring_failures(latest_findings, content, lang),
-        report_year=(now or datetime.now(UTC)).year,
+        report_year=deadline.year,
+        reporting_deadline=deadline,
     )
 
 

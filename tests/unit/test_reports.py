@@ -132,6 +132,7 @@ def test_level3_verdict(store: Store, check_status: Status, manual_status: Statu
         small_catalogue(),
         "vi",
         strings("vi"),
+        content(),
     )
     assert result.verdict is verdict
     assert result.clauses_total == 2
