@@ -27,6 +27,7 @@ COMMANDS: dict[str, _Entry] = {
     "findings": _Entry("auditor.cli.results", "app", "List the findings of a run (attestations and waivers applied)."),
     "evidence": _Entry("auditor.cli.results", "app", "Show the evidence behind a finding, with its verified hash."),
     "export": _Entry("auditor.cli.results", "app", "Export a run as JSON or CSV."),
+    "diff": _Entry("auditor.cli.results", "app", "Changes between two runs: new, fixed, regressed, still failing."),
     "report": _Entry("auditor.cli.report", "app", "Write an agency report or the department summary (HTML, PDF)."),
     "verdict": _Entry("auditor.cli.governance", "verdict_app", "Level-3 verdict of one agency, clause by clause."),
     "attest": _Entry("auditor.cli.governance", "attest_app", "Manual evidence: attestations with documents."),
@@ -34,6 +35,7 @@ COMMANDS: dict[str, _Entry] = {
     "remediate": _Entry("auditor.cli.remediate", "app", "Fix failed findings with Ansible units; dry run first."),
     "checklist": _Entry("auditor.cli.checklist", "checklist_app", "Inspect and validate checklist content."),
     "hosts": _Entry("auditor.cli.hosts", "hosts_app", "Enrol hosts' SSH keys."),
+    "inventory": _Entry("auditor.cli.inventory", "inventory_app", "Check an inventory: schema, roles, keys, names."),
     "serve": _Entry("auditor.cli.serve", "app", "Serve the portal for the officer, the department and agencies."),
     "users": _Entry("auditor.cli.users", "users_app", "Portal accounts: add, list, disable, passwd, role."),
     "schedule": _Entry("auditor.cli.schedule", "schedule_app", "Scheduled audits: add, list, pause, remove."),
@@ -95,4 +97,34 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:  # answered before the option machinery (which loads pydantic) starts
         print(f"auditor {__version__}")
         return
-    app()
+    sys.exit(run())
+
+
+def run(args: list[str] | None = None) -> int:
+    """The exit code of one invocation. Click's own usage errors (unknown option, missing argument, a value not
+    among the choices) are printed like every other error and exit 3, the code documented for bad usage."""
+    # Typer ships click or its own copy of it: the exception classes come from wherever its BadParameter lives.
+    click_errors: Any = sys.modules[typer.BadParameter.__module__]
+    try:
+        code = app(args=args, standalone_mode=False)
+    except click_errors.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group named alone: its help, as a usage error
+            exc.show()
+            return 3
+        _print_error(f"{exc.format_message()}" + (f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""))
+        return 3
+    except click_errors.ClickException as exc:  # e.g. a file option that cannot be opened
+        _print_error(exc.format_message())
+        return 3
+    except typer.Abort:  # end of input at a prompt, or a prompt refused
+        _print_error("aborted")
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def _print_error(message: str) -> None:
+    """The style of auditor.cli.common.errors_to_exit, without importing the command modules' dependencies."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))

@@ -26,7 +26,7 @@ from auditor.textsafe import terminal_text
 from auditor.vocabulary import Only, Status
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from auditor.service.events import AuditEvent, HostFinished, NetworkTargetFinished, RunTally
 
@@ -54,14 +54,16 @@ def audit(
     ] = False,
 ) -> None:
     """Audit the inventory's servers over SSH and from the network; store findings with their evidence."""
-    from auditor.inventory import file_sha256, load_inventory
+    from auditor.inventory import file_sha256, load_inventory, roles_known_to
     from auditor.settings import default_known_hosts
 
     view = _ProgressView()
     collector = None
     try:
         with errors_to_exit():
-            inv = load_inventory(inventory)
+            # An organisation's own checks may name roles of their own: the inventory is checked against them.
+            own_content = load(content_dir) if content_dir else None
+            inv = load_inventory(inventory, roles_known_to(own_content) if own_content else None)
             known = known_hosts or default_known_hosts()
             if only in (None, Only.ssh):
                 from auditor.collectors.ssh.collector import SshCollector
@@ -91,7 +93,7 @@ def audit(
             prepared = collector
             service = AuditService(
                 lambda: open_db(db),  # opened while the first hosts work
-                load(content_dir),
+                own_content or load(content_dir),
                 collector=(lambda _options: prepared) if prepared is not None else ssh_collector,
             )
             with view:
@@ -138,6 +140,7 @@ class _ProgressView:
                 transient=True,
             )
             self.task = self.progress.add_task("servers", total=None)
+        self.network_task: TaskID | None = None  # a second bar once the run says it has a network phase
 
     def __enter__(self) -> _ProgressView:
         if self.progress is not None:
@@ -153,6 +156,8 @@ class _ProgressView:
             self.run_id = event.run_id
             if self.progress is not None:
                 self.progress.update(self.task, total=event.servers)
+                if event.network_agencies:  # how many targets it finds is known only as they finish: no total
+                    self.network_task = self.progress.add_task("network targets", total=None)
             err_console.print(
                 f"run [bold]{event.run_id}[/]: {event.servers} server(s), {event.checks} check(s)"
                 + (f", network view of {event.network_agencies} agenc(ies)" if event.network_agencies else "")
@@ -163,8 +168,8 @@ class _ProgressView:
                 self.progress.advance(self.task)
         elif event.kind == "network_target_finished":
             self.finished.append(event)
-            if self.progress is not None:
-                self.progress.update(self.task, description=f"network: {len(self.finished)} target(s)")
+            if self.progress is not None and self.network_task is not None:
+                self.progress.update(self.network_task, advance=1, description=f"network targets ({event.agency_id})")
         elif event.kind == "run_finished":
             self.tally = event.tally
             self.status = event.status.value

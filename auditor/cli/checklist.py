@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from auditor.cli.common import ContentDirOption, ExitCode, console, err_console, errors_to_exit, load
+from auditor.cli.common import ContentDirOption, ExitCode, Lang, LangOption, console, err_console, errors_to_exit, load
+from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError, ContentError
 
 checklist_app = typer.Typer(help="Inspect and validate checklist content.", no_args_is_help=True)
@@ -28,21 +30,37 @@ def checklist_validate(content_dir: ContentDirOption = None) -> None:
 @checklist_app.command("list")
 def checklist_list(
     content_dir: ContentDirOption = None,
-    lang: Annotated[str, typer.Option(help="Language of titles: vi or en.")] = "vi",
+    lang: LangOption = Lang.vi,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """List the checks with their severity and requirement references."""
-    from rich.table import Table
-
     with errors_to_exit():
         content = load(content_dir)
-        table = Table(title=f"Checks ({content.version})")
-        table.add_column("id", no_wrap=True)
-        for column in ("severity", "requirements", "title"):
-            table.add_column(column, overflow="fold")
-        for item in content.checks.values():
-            refs = "; ".join(f"{r.framework} {r.clause}" for r in content.requirements_of(item.id))
-            table.add_row(item.id, item.severity.value, refs, item.title.get(lang))
-        console.print(table)
+        rows: list[dict[str, Cell]] = [
+            {
+                "id": item.id,
+                "severity": item.severity.value,
+                "requirements": "; ".join(f"{r.framework} {r.clause}" for r in content.requirements_of(item.id)),
+                "title": item.title.get(lang),
+            }
+            for item in content.checks.values()
+        ]
+        # the table names a standard by its number alone (TCVN 11930:2017 → 11930) to leave room for titles
+        styled = [
+            {"requirements": Text("; ".join(f"{_number(r.framework)} {r.clause}" for r in content.requirements_of(i)))}
+            for i in content.checks
+        ]
+        columns = (
+            Column("id", "id", "id"),
+            Column("severity", "severity"),
+            Column("requirements", "clauses"),
+            Column("title", "title"),
+        )
+        emit(Listing(title=f"Checks ({content.version})", columns=columns, rows=rows, styled=styled), output)
+
+
+def _number(framework: str) -> str:
+    return framework.removeprefix("TCVN ").split(":")[0]
 
 
 @checklist_app.command("coverage")
@@ -51,11 +69,10 @@ def checklist_coverage(
         list[str] | None, typer.Option("--framework", help="Only this framework (repeatable).")
     ] = None,
     content_dir: ContentDirOption = None,
-    lang: Annotated[str, typer.Option(help="Language of headings: vi or en.")] = "vi",
+    lang: LangOption = Lang.vi,
 ) -> None:
     """Each clause → automated / network / manual / missing; exits 1 when a clause has no evidence path."""
     from rich.table import Table
-    from rich.text import Text
 
     from auditor.content.catalogue import Verification, coverage
 

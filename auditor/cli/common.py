@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,6 +42,14 @@ AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Judge as of this date (YYYY-MM-DD, end of day UTC); default now.")
 ]
 RunArgument = Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'latest'.")]
+
+
+class Lang(StrEnum):
+    vi = "vi"
+    en = "en"
+
+
+LangOption = Annotated[Lang, typer.Option("--lang", help="Language of the text shown: vi or en.")]
 
 __all__ = ["DEFAULT_DB_URL", "ExitCode"]
 

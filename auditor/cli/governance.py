@@ -13,6 +13,8 @@ from auditor.cli.common import (
     AsOfOption,
     DbOption,
     ExitCode,
+    Lang,
+    LangOption,
     RunArgument,
     as_of_moment,
     console,
@@ -20,8 +22,10 @@ from auditor.cli.common import (
     load,
     open_db,
 )
+from auditor.cli.known import require_known, require_targets, resolve_run
+from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError
-from auditor.textsafe import terminal_safe
+from auditor.textsafe import terminal_text
 
 attest_app = typer.Typer(help="Manual evidence: attestations with documents.", no_args_is_help=True)
 waive_app = typer.Typer(help="Governed exceptions: waivers with approver and expiry.", no_args_is_help=True)
@@ -51,30 +55,54 @@ def attest_import(
 def attest_list(
     agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
     as_of: AsOfOption = None,
+    output: FormatOption = OutputFormat.table,
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
     """List attestations, newest last, with validity as of a moment."""
-    from rich.table import Table
-
     with errors_to_exit():
         moment = as_of_moment(as_of)
-        table = Table(title="Attestations")
-        for column in ("id", "agency", "item", "answer", "by", "valid until", "state", "documents (sha256)"):
-            table.add_column(column, overflow="fold")
-        for item in open_db(db).list_attestations(agency, moment):
-            state = "valid" if item.attested_at <= moment <= item.valid_until else "expired"
-            documents = "; ".join(f"{d.file_name} {d.sha256[:16]}…" for d in item.documents)
-            table.add_row(
-                str(item.id),
-                item.agency_id,
-                item.check_id,
-                item.answer.value,
-                terminal_safe(item.attested_by),
-                item.valid_until.date().isoformat(),
-                state,
-                terminal_safe(documents),
+        store = open_db(db)
+        require_known("--agency", agency, store.known_agencies())
+        rows: list[dict[str, Cell]] = []
+        for item in store.list_attestations(agency, moment):
+            rows.append(
+                {
+                    "id": item.id,
+                    "agency_id": item.agency_id,
+                    "check_id": item.check_id,
+                    "answer": item.answer.value,
+                    "attested_by": item.attested_by,
+                    "valid_until": item.valid_until.date().isoformat(),
+                    "state": "valid" if item.attested_at <= moment <= item.valid_until else "expired",
+                    "documents": "; ".join(f"{d.file_name} {d.sha256}" for d in item.documents),
+                }
             )
-        console.print(table)
+        columns = (
+            Column("id", "id", "id"),
+            Column("agency_id", "agency", "id"),
+            Column("check_id", "item", "id"),
+            Column("answer", "answer"),
+            Column("attested_by", "by"),
+            Column("valid_until", "valid until", "id"),
+            Column("state", "state"),
+            Column("documents", "documents (sha256)"),
+        )
+        # the table: one heading per agency; a document's hash begun (in full in JSON and CSV)
+        styled = [{"documents": terminal_text(_short_hashes(str(r["documents"])))} for r in rows]
+        table = [c for c in columns if c.key != "agency_id"]
+        listing = Listing(
+            title="Attestations",
+            columns=columns,
+            rows=rows,
+            styled=styled,
+            table_columns=table,
+            group_by=("agency_id",),
+        )
+        emit(listing, output)
+
+
+def _short_hashes(documents: str) -> str:
+    return "; ".join(f"{part[:-48]}…" if len(part) > 64 else part for part in documents.split("; ") if part)
 
 
 @waive_app.command("add")
@@ -117,31 +145,46 @@ def waive_add(
 def waive_list(
     agency: Annotated[str | None, typer.Option(help="Only this agency.")] = None,
     as_of: AsOfOption = None,
+    output: FormatOption = OutputFormat.table,
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
     """List waivers with their state as of a moment."""
-    from rich.table import Table
-
     with errors_to_exit():
         moment = as_of_moment(as_of)
-        table = Table(title="Waivers")
-        for column in ("id", "agency", "hosts", "check", "requested / approved", "expires", "state"):
-            table.add_column(column, overflow="fold")
-        for waiver in open_db(db).list_waivers(agency, moment):
+        store = open_db(db)
+        require_known("--agency", agency, store.known_agencies())
+        rows: list[dict[str, Cell]] = []
+        for waiver in store.list_waivers(agency, moment):
             if waiver.revoked_at is not None:
                 state = f"revoked {waiver.revoked_at.date().isoformat()}"
             else:
                 state = "active" if waiver.active(moment) else "expired"
-            table.add_row(
-                str(waiver.id),
-                waiver.agency_id,
-                terminal_safe(waiver.host_pattern),
-                waiver.check_id,
-                terminal_safe(f"{waiver.requested_by} / {waiver.approved_by}"),
-                waiver.expires_at.date().isoformat(),
-                state,
+            rows.append(
+                {
+                    "id": waiver.id,
+                    "agency_id": waiver.agency_id,
+                    "hosts": waiver.host_pattern,
+                    "check_id": waiver.check_id,
+                    "requested_by": waiver.requested_by,
+                    "approved_by": waiver.approved_by,
+                    "expires": waiver.expires_at.date().isoformat(),
+                    "state": state,
+                }
             )
-        console.print(table)
+        columns = (
+            Column("id", "id", "id"),
+            Column("agency_id", "agency", "id"),
+            Column("check_id", "check", "id"),
+            Column("hosts", "hosts"),
+            Column("expires", "expires", "id"),
+            Column("state", "state"),
+            Column("requested_by", "requested by"),
+            Column("approved_by", "approved by"),
+        )
+        # the table: one heading per agency; who asked and approved are in JSON and CSV
+        table = [c for c in columns if c.key not in ("agency_id", "requested_by", "approved_by")]
+        listing = Listing(title="Waivers", columns=columns, rows=rows, table_columns=table, group_by=("agency_id",))
+        emit(listing, output)
 
 
 @waive_app.command("revoke")
@@ -163,41 +206,56 @@ def verdict(
     agency: Annotated[str, typer.Option(help="Agency id.")],
     framework: Annotated[str, typer.Option(help="Catalogue to judge against.")] = "TCVN 11930:2017",
     as_of: AsOfOption = None,
-    lang: Annotated[str, typer.Option(help="vi or en.")] = "vi",
+    lang: LangOption = Lang.vi,
+    output: FormatOption = OutputFormat.table,
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
     """Level-3 verdict of one agency: every clause met, with checks plus attestations; waivers shown."""
-    from rich.table import Table
     from rich.text import Text
 
     from auditor.governance.resolve import ClauseState, judge_agency
 
     with errors_to_exit():
         content = load(None)
-        if framework not in content.catalogues:
-            raise ConfigError(f"--framework {framework!r}: known: {', '.join(content.catalogues)}")
+        require_known("--framework", framework, content.catalogues)
         catalogue = content.catalogues[framework]
         store = open_db(db)
-        rows = store.list_findings(run, agency_id=agency)
+        run_id = resolve_run(store, run)
+        require_targets(store, run_id, agency)
+        rows = store.list_findings(run_id, agency_id=agency)
         result = judge_agency(agency, catalogue, list(store.resolved_findings(rows, as_of_moment(as_of)).values()))
-        table = Table(title=f"{agency}: {framework} level {catalogue.level}")
-        for column in ("clause", "heading", "state", "findings", "failed", "errors", "waived", "awaiting"):
-            table.add_column(column, overflow="fold")
         headings = {clause.id: clause.heading.get(lang) for clause in catalogue.clauses}
+        fields: list[dict[str, Cell]] = []
+        styled: list[dict[str, Text]] = []
         for row in result.clauses:
             style = "green" if row.state in (ClauseState.met, ClauseState.not_applicable) else "red"
-            table.add_row(
-                row.clause,
-                headings[row.clause],
-                Text(row.state.value, style=style),
-                str(row.findings),
-                str(row.failed),
-                str(row.errors),
-                str(row.waived),
-                str(row.awaiting),
+            fields.append(
+                {
+                    "clause": row.clause,
+                    "heading": headings[row.clause],
+                    "state": row.state.value,
+                    "findings": row.findings,
+                    "failed": row.failed,
+                    "errors": row.errors,
+                    "waived": row.waived,
+                    "awaiting": row.awaiting,
+                }
             )
-        console.print(table)
-        met = "MEETS level 3" if result.meets_level3 else "does NOT meet level 3"
-        waived = f" with {result.waived} waived failure(s)" if result.waived else ""
-        console.print(Text(f"{agency} {met}{waived}", style="bold green" if result.meets_level3 else "bold red"))
+            styled.append({"state": Text(row.state.value, style=style)})
+        columns = (
+            Column("clause", "clause", "id"),
+            Column("state", "state", "id"),
+            Column("findings", "checks", "number"),
+            Column("failed", "fail", "number"),
+            Column("errors", "err", "number"),
+            Column("waived", "waiv", "number"),
+            Column("awaiting", "await", "number"),
+            Column("heading", "heading"),
+        )
+        title = f"{agency} · {run_id}: {framework} level {catalogue.level}"
+        emit(Listing(title=title, columns=columns, rows=fields, styled=styled), output)
+        if output is OutputFormat.table:
+            met = "MEETS level 3" if result.meets_level3 else "does NOT meet level 3"
+            waived = f" with {result.waived} waived failure(s)" if result.waived else ""
+            console.print(Text(f"{agency} {met}{waived}", style="bold green" if result.meets_level3 else "bold red"))
     raise typer.Exit(ExitCode.ok if result.meets_level3 else ExitCode.failures)

@@ -138,7 +138,7 @@ def remediate_command(
     """Fix the failed findings of a run with the playbook units; a dry run (--check --diff) unless --apply."""
     from rich.text import Text
 
-    from auditor.inventory import load_inventory
+    from auditor.inventory import load_inventory, roles_known_to
     from auditor.remediate.flow import remediate
     from auditor.remediate.selection import build_selection, parse_params
     from auditor.service.audit import AuditService
@@ -146,7 +146,7 @@ def remediate_command(
 
     with errors_to_exit():
         content = load(content_dir)
-        inv = load_inventory(inventory)
+        inv = load_inventory(inventory, roles_known_to(content))
         store = open_db(db)
         inventory_sha = hashlib.sha256(inventory.read_bytes()).hexdigest()
         source = store.get_run(run)

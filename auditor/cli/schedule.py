@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from auditor.cli.common import DEFAULT_DB_URL, DbOption, console, errors_to_exit, open_db
+from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
+from auditor.textsafe import terminal_text
 
 if TYPE_CHECKING:
     from auditor.store import Store
@@ -71,29 +73,45 @@ def add(
 
 
 @schedule_app.command("list")
-def list_schedules(db: DbOption = DEFAULT_DB_URL) -> None:
+def list_schedules(output: FormatOption = OutputFormat.table, db: DbOption = DEFAULT_DB_URL) -> None:
     """List the schedules with their next run (in the schedule's timezone)."""
-    from rich.table import Table
-
     from auditor.scheduler.specs import next_due
 
     with errors_to_exit():
-        table = Table(title="Schedules")
-        for column in ("id", "agency", "cron", "timezone", "only", "state", "next run", "last slot", "created by"):
-            table.add_column(column, overflow="fold")
+        rows: list[dict[str, Cell]] = []
         for row in open_db(db).list_schedules():
-            table.add_row(
-                str(row.id),
-                row.agency_id or "(all)",
-                row.cron,
-                row.timezone,
-                row.only_agent or "",
-                "paused" if row.paused else "active",
-                _when(next_due(row), row.timezone) if not row.paused else "—",
-                _when(row.last_slot_at, row.timezone),
-                row.created_by,
+            rows.append(
+                {
+                    "id": row.id,
+                    "agency_id": row.agency_id,
+                    "cron": row.cron,
+                    "timezone": row.timezone,
+                    "only": row.only_agent,
+                    "state": "paused" if row.paused else "active",
+                    "next_run": _when(next_due(row), row.timezone) if not row.paused else None,
+                    "last_slot": _when(row.last_slot_at, row.timezone) if row.last_slot_at else None,
+                    "created_by": row.created_by,
+                }
             )
-        console.print(table)
+        styled = [
+            {
+                "agency_id": terminal_text(str(r["agency_id"] or "(all)")),
+                "next_run": terminal_text(str(r["next_run"] or "—")),
+            }
+            for r in rows
+        ]
+        columns = (
+            Column("id", "id", "id"),
+            Column("agency_id", "agency", "id"),
+            Column("cron", "cron", "id"),
+            Column("timezone", "timezone"),
+            Column("only", "only"),
+            Column("state", "state"),
+            Column("next_run", "next run"),
+            Column("last_slot", "last slot"),
+            Column("created_by", "created by"),
+        )
+        emit(Listing(title="Schedules", columns=columns, rows=rows, styled=styled), output)
 
 
 @schedule_app.command("pause")

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 import typer
 
 from auditor.cli.common import DEFAULT_DB_URL, DbOption, console, errors_to_exit, open_db
+from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError
-from auditor.textsafe import terminal_safe
 
 users_app = typer.Typer(help="Portal accounts: officer, department, agency.", no_args_is_help=True)
 RoleName = Literal["officer", "department", "agency"]
@@ -79,27 +79,32 @@ def add(
 
 
 @users_app.command("list")
-def list_users(db: DbOption = DEFAULT_DB_URL) -> None:
+def list_users(output: FormatOption = OutputFormat.table, db: DbOption = DEFAULT_DB_URL) -> None:
     """List the accounts."""
-    from rich.table import Table
-
     with errors_to_exit():
-        table = Table(title="Accounts")
-        for column in ("username", "name", "role", "agency", "state", "created"):
-            table.add_column(column, overflow="fold")
         now = _now()
+        rows: list[dict[str, Cell]] = []
         for user in open_db(db).list_users():
             locked = user.locked_until is not None and user.locked_until > now
-            state = "disabled" if user.disabled else "locked" if locked else "active"
-            table.add_row(
-                user.username,
-                terminal_safe(user.display_name),
-                user.role,
-                user.agency_id or "",
-                state,
-                user.created_at.date().isoformat(),
+            rows.append(
+                {
+                    "username": user.username,
+                    "name": user.display_name,
+                    "role": user.role,
+                    "agency_id": user.agency_id,
+                    "state": "disabled" if user.disabled else "locked" if locked else "active",
+                    "created": user.created_at.date().isoformat(),
+                }
             )
-        console.print(table)
+        columns = (
+            Column("username", "username", "id"),
+            Column("name", "name"),
+            Column("role", "role"),
+            Column("agency_id", "agency", "id"),
+            Column("state", "state"),
+            Column("created", "created", "id"),
+        )
+        emit(Listing(title="Accounts", columns=columns, rows=rows), output)
 
 
 @users_app.command("disable")
