@@ -131,7 +131,7 @@ def test_department_summary_from_a_real_audit(audited) -> None:  # type: ignore[
     assert AGENCY_VI in page and "Bản đồ nhiệt" in page and "25/11" in page
     screenshot(html, work / "report-summary.png", work)
     english = report(work, db, "report-summary-en.html", "--summary", "--lang", "en").read_text(encoding="utf-8")
-    assert "Heat-map" in english and "25 November" in english
+    assert "Heat-map" in english and "-11-25" in english  # the next reporting day, ISO dates in English
     for lang in ("vi", "en"):
         text = pdf_text(report(work, db, f"report-summary-{lang}.pdf", "--summary", "--lang", lang, "--format", "pdf"))
         assert AGENCY_VI in text
