@@ -6,12 +6,12 @@ column that may carry such text stores it through :func:`to_store` and reads it 
 (the column type ``TargetText`` in ``schema.py`` calls them), so both databases hold the same characters:
 
     NUL                                   ->  \x00       (the four characters backslash, x, 0, 0)
-    a lone surrogate U+D800..U+DFFF       ->  \udXXX     (backslash, u, four lower-case hex digits)
+    a lone surrogate U+D800..U+DFFF       ->  \ud800..\udfff (backslash, u, the four lower-case hex digits)
     a run of backslashes right before one of those characters or before text that reads like one of
     those escapes ("x00", "ud" + [89a-f] + two lower-case hex digits)  ->  the same run, doubled
 
 Nothing else changes: text without NUL or surrogates, backslashes included, is stored exactly as it is,
-so a database browser shows what the target printed. Reading undoes it: before "x00" or "udXXX", an odd
+so a database browser shows what the target printed. Reading undoes it: before "x00" or "ud800".."udfff", an odd
 run of backslashes ends in an escape (half the rest are literal), an even run is all literal. Every
 string maps to exactly one stored form and back, so the evidence hash, computed over the original text,
 still verifies on what is read.

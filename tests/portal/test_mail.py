@@ -104,7 +104,7 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     store = open_store(f"sqlite:///{tmp_path / 'portal.db'}")
-    run_id = audit(store)  # before make_portal: its own placeholder run is then not made
+    run_id = audit(store)  # before make_portal, so it does not seed agencies with a run of its own
     harness = make_portal(tmp_path, store=store)
     harness.clock.now = RUN_AT + timedelta(hours=1)
     return World(harness=harness, run_id=run_id)

@@ -20,6 +20,7 @@ from typing import IO, Protocol
 import paramiko
 
 from auditor.errors import CollectorError
+from auditor.textsafe import inert_text
 
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024  # bytes, stdout + stderr together, per exec request
 _READ_CHUNK = 64 * 1024
@@ -101,7 +102,7 @@ class BufferSink:
 
 def clip(text: str, limit: int = _TEXT_MAX) -> str:
     """One line of remote text, safe to print: control characters escaped, length capped."""
-    escaped = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    escaped = inert_text(text).replace("\n", "\\n").replace("\t", "\\t")  # the shared escaping, on one line
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 

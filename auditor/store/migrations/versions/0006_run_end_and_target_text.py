@@ -5,7 +5,7 @@ runs.status_detail: why a run ended ``failed`` or ``interrupted``.
 Text columns that may carry what a target sent (targets' addresses and error details, evidence commands,
 findings' observed and expected values and reasons) now hold NUL and lone surrogates as escapes
 (``auditor/store/textcodec.py``). Rows written before are raw text; the few whose text reads like such an
-escape (a backslash before ``x00`` or ``udXXX``) are rewritten in the new form, so they read back unchanged.
+escape (a backslash before ``x00`` or ``ud800``..``udfff``) are rewritten in the new form, so they read back unchanged.
 
 Revision ID: 0006
 Revises: 0005
