@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AnyHttpUrl,
@@ -23,8 +24,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from auditor.errors import InventoryError
+from auditor.said import Said, said
+from auditor.schema_said import errors_said
 from auditor.vocabulary import LocalizedText, Slug, StrictModel
 from auditor.yamlio import (
     Location,
@@ -33,12 +37,16 @@ from auditor.yamlio import (
     format_problems,
     read_yaml_file,
     shown,
-    validation_problems,
+    validation_errors,
 )
 
 if TYPE_CHECKING:
     from auditor.content.loader import Content
+    from auditor.reports.models import Lang
 
+_DUPLICATE_AGENCIES = "inventory_duplicate_agencies"  # pydantic error types of the whole inventory
+_SHARED_HOSTS = "inventory_shared_hosts"
+_DUPLICATE_KEYS = {f"err_schema_{kind}" for kind in (_DUPLICATE_AGENCIES, _SHARED_HOSTS)}
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 InputValue = int | float | str | bool
 _DNS_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -49,11 +57,15 @@ def _network(value: object) -> object:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value
     if not isinstance(value, str):
-        raise ValueError("must be a network in CIDR notation, e.g. 10.20.0.0/24")
+        raise PydanticCustomError("inventory_network", "must be a network in CIDR notation, e.g. 10.20.0.0/24")
     try:
         return ipaddress.ip_network(value)
     except ValueError as exc:
-        raise ValueError(f"must be a network in CIDR notation, e.g. 10.20.0.0/24 ({exc})") from None
+        raise PydanticCustomError(
+            "inventory_network_detail",
+            "must be a network in CIDR notation, e.g. 10.20.0.0/24 ({detail})",
+            {"detail": str(exc)},
+        ) from None
 
 
 Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_network)]
@@ -87,6 +99,9 @@ class Host(StrictModel):
     roles: tuple[Slug, ...] = ()
     os_family: str | None = None  # optional hint: debian | rhel
     probe_jobs: int | None = Field(default=None, ge=1, le=16)  # probes run at once on the host (default 4)
+    # The network zone whose worker collects this host (its keys live there); None: collected here. A host
+    # without a zone of its own takes its agency's.
+    zone: Slug | None = None
 
     @field_validator("address")
     @classmethod
@@ -95,7 +110,7 @@ class Host(StrictModel):
             ipaddress.ip_address(value)
         except ValueError:
             if not _is_dns_name(value):
-                raise ValueError("must be an IP address or a DNS name") from None
+                raise PydanticCustomError("inventory_address", "must be an IP address or a DNS name") from None
         return value
 
     @field_validator("key_file")
@@ -104,43 +119,85 @@ class Host(StrictModel):
         if value is None:
             return None
         if "\x00" in str(value):
-            raise ValueError("must not contain a NUL character")
+            raise PydanticCustomError("inventory_nul", "must not contain a NUL character")
         try:
             value.expanduser()  # resolved against the file's folder once loaded; `~user` must exist here
         except RuntimeError:
-            raise ValueError(f"{value.parts[0]}: no such user's home folder") from None
+            raise PydanticCustomError(
+                "inventory_home", "{user}: no such user's home folder", {"user": value.parts[0]}
+            ) from None
         return value
 
     @field_validator("os_family")
     @classmethod
     def _known_family(cls, value: str | None) -> str | None:
         if value is not None and value not in {"debian", "rhel"}:
-            raise ValueError("must be 'debian' or 'rhel'")
+            raise PydanticCustomError("inventory_os_family", "must be 'debian' or 'rhel'")
         return value
 
     @model_validator(mode="after")
     def _has_a_credential(self) -> Host:
+        if self.zone is not None:
+            return self  # the zone's worker holds the key: nothing here says how to log in
         if self.key_file is None and not self.use_agent and self.password_env is None:
-            raise ValueError("give key_file, use_agent: true or password_env (the NAME of an environment variable)")
+            raise PydanticCustomError(
+                "inventory_credential",
+                "give key_file, use_agent: true or password_env (the NAME of an environment variable)",
+            )
         if self.key_passphrase_env is not None and self.key_file is None:
-            raise ValueError("key_passphrase_env names the passphrase of key_file: give key_file too")
+            raise PydanticCustomError(
+                "inventory_passphrase_without_key",
+                "key_passphrase_env names the passphrase of key_file: give key_file too",
+            )
         return self
 
 
 class Agency(StrictModel):
     id: Slug
     name: LocalizedText
-    contact: Contact | None = None
+    contact: Contact | None = None  # named as the owner of the report's fix-first plan
+    timezone: str | None = None  # the agency's local time in reports, pages and mails (default: the profile's)
     hosts: tuple[Host, ...] = ()
     networks: tuple[Network, ...] = ()
     websites: tuple[AnyHttpUrl, ...] = ()
     inputs: dict[Slug, InputValue] = Field(default_factory=dict)  # threshold overrides for this agency
+    zone: Slug | None = None  # the network zone of its hosts (each host may name another); None: collected here
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hosts_take_the_agency_zone(cls, data: Any) -> Any:
+        """A host without a zone of its own is in its agency's: given to the host before it is validated, so a
+        zoned host needs no credential here and ``Host.zone`` is the one zone that counts."""
+        if not isinstance(data, dict) or data.get("zone") is None or not isinstance(data.get("hosts"), list | tuple):
+            return data
+        hosts = [
+            {**host, "zone": data["zone"]} if isinstance(host, dict) and host.get("zone") is None else host
+            for host in data["hosts"]
+        ]
+        return {**data, "hosts": hosts}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Asia", a long name
+            raise PydanticCustomError(
+                "inventory_timezone",
+                "unknown time zone {zone}: give a zone name such as Asia/Ho_Chi_Minh",
+                {"zone": repr(shown(value))},
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _unique_host_names(self) -> Agency:
         duplicates = _repeated(host.name for host in self.hosts)
         if duplicates:
-            raise ValueError(f"duplicate host names: {', '.join(duplicates)}")
+            raise PydanticCustomError(
+                "inventory_duplicate_hosts", "duplicate host names: {names}", {"names": ", ".join(duplicates)}
+            )
         return self
 
 
@@ -151,10 +208,14 @@ class Inventory(StrictModel):
     def _unique_ids(self) -> Inventory:
         duplicates = _repeated(agency.id for agency in self.agencies)
         if duplicates:
-            raise ValueError(f"duplicate agency ids: {', '.join(duplicates)}")
+            raise PydanticCustomError(
+                _DUPLICATE_AGENCIES, "duplicate agency ids: {ids}", {"ids": ", ".join(duplicates)}
+            )
         shared = _repeated(host.name for agency in self.agencies for host in agency.hosts)
         if shared:
-            raise ValueError(f"host names must be unique across agencies: {', '.join(shared)}")
+            raise PydanticCustomError(
+                _SHARED_HOSTS, "host names must be unique across agencies: {names}", {"names": ", ".join(shared)}
+            )
         return self
 
     def hosts_in(self, agency_ids: Sequence[str] = (), host_names: Sequence[str] = ()) -> list[tuple[Agency, Host]]:
@@ -163,14 +224,15 @@ class Inventory(StrictModel):
         pairs = [(agency, host) for agency in agencies for host in agency.hosts]
         unknown = sorted(set(host_names) - {host.name for _, host in pairs})
         if unknown:
-            raise InventoryError(f"unknown host name(s) in the selected agencies: {', '.join(unknown)}")
+            raise InventoryError(said("err_inventory_unknown_hosts", hosts=", ".join(unknown)))
         return [(agency, host) for agency, host in pairs if not host_names or host.name in host_names]
 
     def agency(self, agency_id: str) -> Agency:
         for agency in self.agencies:
             if agency.id == agency_id:
                 return agency
-        raise InventoryError(f"no agency with id {agency_id!r} (known: {', '.join(a.id for a in self.agencies)})")
+        known = ", ".join(a.id for a in self.agencies)
+        raise InventoryError(said("err_inventory_no_agency", agency=agency_id, known=known))
 
 
 def file_sha256(path: Path) -> str:
@@ -178,7 +240,7 @@ def file_sha256(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
-        raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InventoryError(said("err_file_unreadable", path=path, problem=exc.strerror)) from None
 
 
 def _repeated(values: Iterator[str]) -> list[str]:
@@ -222,7 +284,15 @@ class InventoryProblem:
 
     severity: Literal["error", "warning", "note"]
     location: Location  # the data location: ("agencies", 0, "hosts", 1, "roles", 0)
-    message: str
+    message: str  # in English for problems found by loading; `said` says them in either language
+    said: Said | None = None
+
+    @classmethod
+    def of(cls, severity: Literal["error", "warning", "note"], location: Location, what: Said) -> InventoryProblem:
+        return cls(severity, location, what.text("en"), what)
+
+    def text(self, lang: Lang) -> str:
+        return self.said.text(lang) if self.said is not None else self.message
 
 
 @dataclass(frozen=True)
@@ -243,6 +313,26 @@ class ParsedInventory:
         listed = [(p.location, p.message) for p in problems]
         return format_problems(self.path, listed, self.document.data, line_of=self.document.line_of)
 
+    def told(self, problems: Sequence[InventoryProblem]) -> ProblemsSaid:
+        """The same, to be said in the reader's language (an error's message: see auditor.errors)."""
+        return ProblemsSaid(self, tuple(problems))
+
+
+@dataclass(frozen=True)
+class ProblemsSaid:
+    """An inventory's problems as an error says them: in English as `describe` does; in Vietnamese each problem's
+    place in words (file, line, agency, host, field), as `auditor inventory check` shows it."""
+
+    parsed: ParsedInventory
+    problems: tuple[InventoryProblem, ...]
+
+    def text(self, lang: Lang) -> str:
+        if lang == "en":
+            return self.parsed.describe(self.problems)
+        from auditor.inventory_words import described
+
+        return described(self.parsed, self.problems, lang)
+
 
 def parse_inventory(path: Path, known_roles: Collection[str] | None = None) -> ParsedInventory:
     """Read an inventory and find its errors: the schema, then the roles (`known_roles`, by default those of
@@ -252,8 +342,9 @@ def parse_inventory(path: Path, known_roles: Collection[str] | None = None) -> P
         try:
             inventory = Inventory.model_validate(document.data)
         except ValidationError as exc:
-            schema = _located_duplicates(document.data, validation_problems(exc, document.data))
-            problems = tuple(InventoryProblem("error", loc, message) for loc, message in schema)
+            schema = [(loc, errors_said(errors)) for loc, errors in validation_errors(exc, document.data)]
+            located = _located_duplicates(document.data, schema)
+            problems = tuple(InventoryProblem.of("error", loc, what) for loc, what in located)
             return ParsedInventory(path, document, None, problems)
         inventory = _with_resolved_key_paths(inventory, path.parent)
         roles = builtin_roles() if known_roles is None else frozenset(known_roles)
@@ -266,7 +357,7 @@ def load_inventory(path: Path, known_roles: Collection[str] | None = None) -> In
     file's folder. Every error (schema, unknown role, missing or unsafe key file) is one InventoryError."""
     parsed = parse_inventory(path, known_roles)
     if parsed.errors or parsed.inventory is None:
-        raise InventoryError(parsed.describe(parsed.errors))
+        raise InventoryError(parsed.told(parsed.errors))
     return parsed.inventory
 
 
@@ -303,43 +394,40 @@ def host_locations(inventory: Inventory) -> Iterator[tuple[Location, Agency, Hos
 
 
 def _role_problems(inventory: Inventory, known: frozenset[str]) -> Iterator[InventoryProblem]:
-    listed = ", ".join(sorted(known)) or "none"
+    listed: str | Said = ", ".join(sorted(known)) or said("known_none")
     for where, _agency, host in host_locations(inventory):
         for index, role in enumerate(host.roles):
             if role not in known:
-                message = f"unknown role {shown(role)!r}; the known roles are: {listed}"
-                yield InventoryProblem("error", (*where, "roles", index), message)
+                what = said("err_inventory_unknown_role", role=repr(shown(role)), known=listed)
+                yield InventoryProblem.of("error", (*where, "roles", index), what)
 
 
 def _key_file_problems(inventory: Inventory) -> Iterator[InventoryProblem]:
     """A key file must be there, be a file and be private: it opens (often with sudo) the agency's servers.
     One readable by group or others is an error, as OpenSSH's own client refuses such a key."""
-    checked: dict[Path, str | None] = {}  # many hosts share a key: each file is examined once
+    checked: dict[Path, Said | None] = {}  # many hosts share a key: each file is examined once
     for where, _agency, host in host_locations(inventory):
-        if host.key_file is None:
+        if host.key_file is None or host.zone is not None:  # a zoned host's key lives with its zone's worker
             continue
         if host.key_file not in checked:
             checked[host.key_file] = _key_file_problem(host.key_file)
         problem = checked[host.key_file]
         if problem is not None:
-            yield InventoryProblem("error", (*where, "key_file"), problem)
+            yield InventoryProblem.of("error", (*where, "key_file"), problem)
 
 
-def _key_file_problem(path: Path) -> str | None:
-    named = f"key file {shown(str(path), 200)}"
+def _key_file_problem(path: Path) -> Said | None:
+    named = shown(str(path), 200)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        return f"{named} does not exist"
+        return said("err_key_missing", path=named)
     except OSError as exc:
-        return f"{named} cannot be examined ({exc.strerror})"
+        return said("err_key_unexaminable", path=named, problem=exc.strerror)
     if not stat.S_ISREG(mode):
-        return f"{named} is not a regular file"
+        return said("err_key_not_file", path=named)
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        return (
-            f"{named} can be read by other users (mode {stat.S_IMODE(mode):04o}); "
-            f"make it private: chmod 600 {shown(str(path), 200)}"
-        )
+        return said("err_key_readable", path=named, mode=f"{stat.S_IMODE(mode):04o}")
     return None
 
 
@@ -348,20 +436,17 @@ def key_file_unreadable(path: Path) -> bool:
     return not os.access(path, os.R_OK)
 
 
-def _located_duplicates(data: Any, problems: list[tuple[Location, str]]) -> list[tuple[Location, str]]:
+def _located_duplicates(data: Any, problems: list[tuple[Location, Said]]) -> list[tuple[Location, Said]]:
     """Agency ids and host names given twice across agencies are refused by the schema as a whole; say
     instead on which item (and line) each repeat is, beside its first use."""
-    whole = [(loc, m) for loc, m in problems if loc == () and m.startswith(_DUPLICATE_MESSAGES)]
+    whole = [(loc, m) for loc, m in problems if loc == () and m.key in _DUPLICATE_KEYS]
     if not whole or not isinstance(data, dict) or not isinstance(data.get("agencies"), list):
         return problems
     located = list(_duplicates_in(data["agencies"]))
     return [p for p in problems if p not in whole] + located if located else problems
 
 
-_DUPLICATE_MESSAGES = ("duplicate agency ids:", "host names must be unique across agencies:")
-
-
-def _duplicates_in(agencies: list[Any]) -> Iterator[tuple[Location, str]]:
+def _duplicates_in(agencies: list[Any]) -> Iterator[tuple[Location, Said]]:
     first_agency: dict[str, int] = {}
     first_host: dict[str, int] = {}  # host name → the index of the agency it first appears in
     for a, agency in enumerate(agencies):
@@ -370,10 +455,8 @@ def _duplicates_in(agencies: list[Any]) -> Iterator[tuple[Location, str]]:
         agency_id = agency.get("id")
         if isinstance(agency_id, str):
             if agency_id in first_agency:
-                yield (
-                    ("agencies", a, "id"),
-                    f"duplicate agency ids: {shown(agency_id)} (first: agencies[{first_agency[agency_id]}])",
-                )
+                first = first_agency[agency_id]
+                yield ("agencies", a, "id"), said("err_inventory_agency_again", id=shown(agency_id), first=first)
             first_agency.setdefault(agency_id, a)
         hosts = agency.get("hosts")
         for h, host in enumerate(hosts if isinstance(hosts, list) else []):
@@ -382,9 +465,6 @@ def _duplicates_in(agencies: list[Any]) -> Iterator[tuple[Location, str]]:
                 continue
             if name in first_host and first_host[name] != a:
                 other = agencies[first_host[name]].get("id")
-                yield (
-                    ("agencies", a, "hosts", h, "name"),
-                    f"host names must be unique across agencies: {shown(name)} "
-                    f"is also a host of agency {shown(str(other))}",
-                )
+                what = said("err_inventory_host_elsewhere", name=shown(name), agency=shown(str(other)))
+                yield ("agencies", a, "hosts", h, "name"), what
             first_host.setdefault(name, a)

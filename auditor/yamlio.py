@@ -11,8 +11,10 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from auditor.errors import ConfigError
+from auditor.said import Said, said
 from auditor.textsafe import terminal_safe
 
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -107,7 +109,7 @@ def read_yaml_file(path: Path, error_cls: type[ConfigError] = ConfigError) -> Pa
                 _check_aliases(root)
             data = loader.construct_document(root)
     except yaml.YAMLError as exc:
-        raise error_cls(f"{path}: {_describe_yaml_error(exc, text)}") from None
+        raise error_cls(_describe_yaml_error(path, exc, text)) from None
     finally:
         loader.dispose()
     return ParsedFile(data, lambda loc: _node_line(root, loc))
@@ -117,22 +119,23 @@ def read_text_file(path: Path, error_cls: type[ConfigError], encoding: str = "ut
     try:
         return path.read_text(encoding=encoding)
     except FileNotFoundError:
-        raise error_cls(f"{path}: file not found") from None
+        raise error_cls(said("err_file_not_found", path=path)) from None
     except UnicodeDecodeError as exc:
-        raise error_cls(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise error_cls(said("err_file_not_utf8", path=path, reason=exc.reason, byte=exc.start)) from None
     except OSError as exc:
-        raise error_cls(f"{path}: cannot read ({exc.strerror})") from None
+        raise error_cls(said("err_file_unreadable", path=path, problem=exc.strerror)) from None
 
 
-def _describe_yaml_error(exc: yaml.YAMLError, text: str) -> str:
+def _describe_yaml_error(path: Path, exc: yaml.YAMLError, text: str) -> Said:
+    """The file, where, and the parser's own (English) account of what is wrong."""
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; it has a position only
         line = text.count("\n", 0, exc.position) + 1
         character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        return f"line {line}: invalid YAML: character {character}: {exc.reason}"
+        return said("err_yaml_character", path=path, line=line, character=character, reason=exc.reason)
     mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    where = said("err_yaml_at", line=mark.line + 1, column=mark.column + 1) if mark else ""
     problem = getattr(exc, "problem", None) or str(exc)
-    return f"{where}invalid YAML: {problem}"
+    return said("err_yaml_invalid", path=path, where=where, problem=problem)
 
 
 def _check_aliases(root: yaml.Node) -> None:
@@ -254,23 +257,32 @@ def data_location(loc: Sequence[int | str], error_type: str, data: Any) -> Locat
 
 def validation_problems(exc: ValidationError, data: Any) -> list[tuple[Location, str]]:
     """A validation error's problems as (data location, plain message), one per location, in file order."""
-    problems: dict[Location, list[str]] = {}
+    return [(loc, "; or: ".join(map(error_message, errors))) for loc, errors in validation_errors(exc, data)]
+
+
+def error_message(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")
+
+
+def validation_errors(exc: ValidationError, data: Any) -> list[tuple[Location, list[ErrorDetails]]]:
+    """A validation error's errors by data location, in file order: a union's branches that fail alike count
+    once, and a list's "too short" beside the errors of its own items is left out."""
+    problems: dict[Location, dict[str, ErrorDetails]] = {}
     too_short: dict[Location, str] = {}
     for error in exc.errors(include_url=False):
         loc = data_location(error["loc"], error["type"], data)
-        message = error["msg"].removeprefix("Value error, ")
-        if message not in problems.setdefault(loc, []):
-            problems[loc].append(message)  # a union's branches fail at the same place: one line
+        message = error_message(error)
+        problems.setdefault(loc, {}).setdefault(message, error)  # a union's branches fail at the same place: one
         if error["type"] == "too_short":
             too_short[loc] = message
     # A list whose items failed also says it is too short after validation: noise beside the real problems.
     containers = {loc[:depth] for loc in problems for depth in range(len(loc))}
     for loc, message in too_short.items():
         if loc in containers:
-            problems[loc].remove(message)
+            del problems[loc][message]
             if not problems[loc]:
                 del problems[loc]
-    return [(loc, "; or: ".join(messages)) for loc, messages in problems.items()]
+    return [(loc, list(errors.values())) for loc, errors in problems.items()]
 
 
 def format_problems(

@@ -17,12 +17,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab import hosts
-from lab.base import BASE_VERSION, GUEST_DIR, VERSION_FILE, base_ready, build_base
+from lab.base import DEFAULT_RELEASE, GUEST_DIR, RELEASES, VERSION_FILE, base_path, base_ready, build_base, release
 from lab.common import LabError, locked, require_root, run, state_dir
 from lab.hosts import HostPaths
 from lab.postures import config_hash, configure_script, guest_file, host_config, posture_for
 
-__all__ = ["HostStatus", "LabError", "LabHost", "LabInfo", "down", "ensure_base", "load_info", "reset", "status", "up"]
+__all__ = [
+    "HostStatus",
+    "LabError",
+    "LabHost",
+    "LabInfo",
+    "down",
+    "ensure_base",
+    "info_file",
+    "load_info",
+    "reset",
+    "status",
+    "up",
+]
 
 USER = "auditor"
 READY_TIMEOUT = 180.0
@@ -62,40 +74,45 @@ class HostStatus:
     sshd: bool
 
 
-def ensure_base(*, log: bool = False) -> Path:
-    """The cached base root filesystem, built first if needed (hosts that used an old base go)."""
+def ensure_base(release_name: str = DEFAULT_RELEASE, *, log: bool = False) -> Path:
+    """The cached base root filesystem of a release, built first if needed (hosts that used an
+    old base of that release go)."""
     require_root()
     state = state_dir()
     with locked(state):
-        base = state / "base"
-        if not base_ready(base):
-            _destroy_all(state)
-            build_base(state, log=log)
-        return base
+        return _ensure_base(state, release_name, log=log)
 
 
-def up(n: int = 3, *, timeout: float = READY_TIMEOUT, log: bool = False) -> LabInfo:
-    """Make sure labh1..labhN run (building the base if needed); return when sshd answers."""
+def _ensure_base(state: Path, release_name: str, *, log: bool) -> Path:
+    base = base_path(state, release_name)
+    if not base_ready(base, release_name):
+        _destroy_all(state, only_release=release_name)
+        build_base(state, name=release_name, log=log)
+    return base
+
+
+def up(
+    n: int = 3, *, release_name: str = DEFAULT_RELEASE, timeout: float = READY_TIMEOUT, log: bool = False
+) -> LabInfo:
+    """Make sure the first ``n`` hosts of a release run (labh1..labhN on bookworm, labt1..labtN on
+    trixie), building its base if needed; return when every sshd answers. Hosts of the other
+    release are left alone."""
     require_root()
+    release(release_name)
     if n < 1 or n > 250:
         raise LabError("the lab supports 1 to 250 hosts")
     state = state_dir()
     with locked(state):
         state.chmod(0o755)
-        base = state / "base"
-        if not base_ready(base):
-            _destroy_all(state)
-            build_base(state, log=log)
+        base = _ensure_base(state, release_name, log=log)
         key = _ensure_key(state, base)
         pub = key.with_suffix(".pub").read_text(encoding="ascii")
-        base_id = f"{BASE_VERSION}:{(base / VERSION_FILE).stat().st_mtime_ns}"
-        for index in _known_indices(state):
+        base_id = f"{release(release_name).version}:{(base / VERSION_FILE).stat().st_mtime_ns}"
+        for index in _known_indices(state, release_name):
             if index > n:
-                hosts.destroy(HostPaths(index, state))
-        actions: dict[str, str] = {}
-        for index in range(1, n + 1):
-            actions[f"labh{index}"] = _ensure_host(HostPaths(index, state), base, pub, base_id)
-        paths = [HostPaths(i, state) for i in range(1, n + 1)]
+                hosts.destroy(HostPaths(index, state, release_name))
+        paths = [HostPaths(i, state, release_name) for i in range(1, n + 1)]
+        actions = {hp.name: _ensure_host(hp, base, pub, base_id) for hp in paths}
         _wait_ready(paths, timeout)
         info = _info(state, key, paths)
         if log:
@@ -104,44 +121,48 @@ def up(n: int = 3, *, timeout: float = READY_TIMEOUT, log: bool = False) -> LabI
         return info
 
 
-def reset(index: int, *, timeout: float = READY_TIMEOUT) -> LabInfo:
-    """Recreate labh<index> from the base (fresh posture, new host keys); other hosts are kept."""
+def reset(index: int, *, release_name: str = DEFAULT_RELEASE, timeout: float = READY_TIMEOUT) -> LabInfo:
+    """Recreate one host from the base (fresh posture, new host keys); other hosts are kept."""
     require_root()
     state = state_dir()
     with locked(state):
-        known = _known_indices(state)
-        hosts.destroy(HostPaths(index, state))
-    return up(max([index, *known]), timeout=timeout)
+        known = _known_indices(state, release_name)
+        hosts.destroy(HostPaths(index, state, release_name))
+    return up(max([index, *known]), release_name=release_name, timeout=timeout)
 
 
 def down(*, purge: bool = False) -> None:
-    """Stop every lab host and delete its namespace and files; ``purge`` also drops the base."""
+    """Stop every lab host of every release and delete its namespace and files; ``purge`` also
+    drops the cached bases."""
     require_root()
     state = state_dir()
     with locked(state):
         _destroy_all(state)
-        for name in ("lab.json", "known_hosts"):
-            (state / name).unlink(missing_ok=True)
+        for name in RELEASES:
+            for path in (_info_file(state, name), _known_hosts_file(state, name)):
+                path.unlink(missing_ok=True)
         if purge:
-            for path in [state / "base", *state.glob("base.tmp-*")]:
-                if path.exists():
-                    shutil.rmtree(path)
+            for rel in RELEASES.values():
+                for path in [state / rel.dirname, *state.glob(f"{rel.dirname}.tmp-*")]:
+                    if path.exists():
+                        shutil.rmtree(path)
 
 
 def status() -> list[HostStatus]:
     state = state_dir()
     result = []
-    for index in _known_indices(state):
-        hp = HostPaths(index, state)
-        posture = posture_for(index)
-        sshd = hosts.sshd_answers(hp.address, posture.ssh_port)
-        result.append(HostStatus(hp.name, hp.address, posture.name, hosts.init_pid(hp), sshd))
+    for release_name in RELEASES:
+        for index in _known_indices(state, release_name):
+            hp = HostPaths(index, state, release_name)
+            posture = posture_for(index)
+            sshd = hosts.sshd_answers(hp.address, posture.ssh_port)
+            result.append(HostStatus(hp.name, hp.address, posture.name, hosts.init_pid(hp), sshd))
     return result
 
 
-def load_info() -> LabInfo:
-    """Read ``lab.json`` of a lab started earlier (by another process)."""
-    data = json.loads((state_dir() / "lab.json").read_text(encoding="utf-8"))
+def load_info(release_name: str = DEFAULT_RELEASE) -> LabInfo:
+    """Read ``lab.json`` (``lab-<release>.json`` for other releases) of a lab started earlier."""
+    data = json.loads(_info_file(state_dir(), release_name).read_text(encoding="utf-8"))
     return LabInfo(
         state_dir=Path(data["state_dir"]),
         key_file=Path(data["key_file"]),
@@ -163,30 +184,46 @@ def load_info() -> LabInfo:
 # --- internals ---------------------------------------------------------------------------------
 
 
-def _known_indices(state: Path) -> list[int]:
+def info_file(release_name: str = DEFAULT_RELEASE) -> Path:
+    """Where ``up`` records a release's hosts (read back by :func:`load_info`)."""
+    return _info_file(state_dir(), release_name)
+
+
+def _info_file(state: Path, release_name: str) -> Path:
+    return state / ("lab.json" if release_name == DEFAULT_RELEASE else f"lab-{release_name}.json")
+
+
+def _known_hosts_file(state: Path, release_name: str) -> Path:
+    return state / ("known_hosts" if release_name == DEFAULT_RELEASE else f"known_hosts-{release_name}")
+
+
+def _known_indices(state: Path, release_name: str) -> list[int]:
+    naming = hosts.NAMING[release_name]
     found: set[int] = set()
     hosts_dir = state / "hosts"
     if hosts_dir.is_dir():
         for d in hosts_dir.iterdir():
-            m = re.fullmatch(r"labh(\d+)", d.name)
+            m = re.fullmatch(re.escape(naming.name_prefix) + r"(\d+)", d.name)
             if m:
                 found.add(int(m.group(1)))
     for ns in hosts.list_netns():
-        m = re.fullmatch(re.escape(hosts.NS_PREFIX) + r"(\d+)", ns)
+        m = re.fullmatch(re.escape(naming.netns_prefix) + r"(\d+)", ns)
         if m:
             found.add(int(m.group(1)))
-    for link in Path("/sys/class/net").glob("lab-h*"):
-        m = re.fullmatch(r"lab-h(\d+)", link.name)
+    for link in Path("/sys/class/net").glob(f"{naming.veth_prefix}*"):
+        m = re.fullmatch(re.escape(naming.veth_prefix) + r"(\d+)", link.name)
         if m:
             found.add(int(m.group(1)))
     return sorted(found)
 
 
-def _destroy_all(state: Path) -> None:
-    for index in _known_indices(state):
-        hosts.destroy(HostPaths(index, state))
+def _destroy_all(state: Path, *, only_release: str | None = None) -> None:
+    """Destroy the hosts of one release (``only_release``) or of every release."""
+    for release_name in [only_release] if only_release else list(RELEASES):
+        for index in _known_indices(state, release_name):
+            hosts.destroy(HostPaths(index, state, release_name))
     hosts_dir = state / "hosts"
-    if hosts_dir.is_dir():
+    if only_release is None and hosts_dir.is_dir():
         shutil.rmtree(hosts_dir)
 
 
@@ -219,9 +256,9 @@ def _write_guest_runtime(hp: HostPaths, posture_json: str) -> None:
 def _ensure_host(hp: HostPaths, base: Path, pub: str, base_id: str) -> str:
     """Bring one host to running; return what was done ("kept", "restarted", "created")."""
     posture = posture_for(hp.index)
-    script = configure_script(posture, name=hp.name, index=hp.index)
+    script = configure_script(posture, paths=hp)
     wanted = config_hash(base_id, script, pub, hp.name)
-    posture_json = host_config(posture, name=hp.name, index=hp.index, config_hash=wanted)
+    posture_json = host_config(posture, paths=hp, config_hash=wanted)
     stamp = hp.stamp.read_text(encoding="ascii").strip() if hp.stamp.is_file() else ""
     configured = (hp.upper / GUEST_DIR / "configured").is_file()
     if stamp == wanted and configured:
@@ -294,8 +331,9 @@ def _info(state: Path, key: Path, paths: list[HostPaths]) -> LabInfo:
                 init_log=hp.log,
             )
         )
-    known_hosts = state / "known_hosts"
+    release_name = paths[0].release
+    known_hosts = _known_hosts_file(state, release_name)
     known_hosts.write_text("\n".join(known) + "\n", encoding="ascii")
     info = LabInfo(state_dir=state, key_file=key, known_hosts_file=known_hosts, hosts=lab_hosts)
-    (state / "lab.json").write_text(info.to_json() + "\n", encoding="utf-8")
+    _info_file(state, release_name).write_text(info.to_json() + "\n", encoding="utf-8")
     return info

@@ -6,24 +6,22 @@ import glob
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.common import LabError, run
 
-SUITE = "bookworm"
-# Bump when the base contents change: hosts built on an older base are recreated.
-BASE_VERSION = "4"
+# Bump a release's version when its base contents change: hosts built on an older base are recreated.
 VERSION_FILE = ".lab-base-version"
 GUEST_DIR = "opt/auditor-lab"  # inside the root filesystem
 
-BASE_PACKAGES = [
+_COMMON_PACKAGES = [
     "openssh-server",
     "python3",
     "sudo",
     "procps",
     "iproute2",
     "cron",
-    "rsyslog",
     "logrotate",
     "libpam-pwquality",
     "cracklib-runtime",
@@ -33,13 +31,76 @@ BASE_PACKAGES = [
     "less",
 ]
 # Downloaded into the base but installed per host (offline, dpkg -i) only where a posture wants them.
-EXTRA_GROUPS: dict[str, list[str]] = {
+_COMMON_EXTRAS: dict[str, list[str]] = {
     "telnet": ["inetutils-telnetd", "openbsd-inetd"],
     "auditd": ["auditd"],
     "clamav": ["clamav-daemon", "clamdscan", "clamav"],
     "nginx": ["nginx"],
     "netsvc": ["mariadb-server", "vsftpd"],  # network agent lab services (issue 4)
 }
+# File-integrity monitoring and automatic security updates (the hardened posture).
+_HARDENING = ["aide", "aide-common", "unattended-upgrades"]
+# Groups downloaded without recommended packages: aide-common recommends a mailer, which would
+# pull a whole mail server into the hosts.
+_WITHOUT_RECOMMENDS = frozenset({"hardening"})
+
+
+@dataclass(frozen=True)
+class Release:
+    """One Debian release the lab can boot: its suite, base contents and cache folder."""
+
+    suite: str
+    version: str
+    packages: list[str]
+    extra_groups: dict[str, list[str]]
+    dirname: str  # the cached base under the lab state directory
+    # Installed with apt after debootstrap (which orders them wrongly: e.g. trixie's cron needs
+    # "systemd | systemd-sysusers" and systemd pre-depends on a library debootstrap leaves unconfigured).
+    apt_packages: tuple[str, ...] = ()
+
+    @property
+    def syslog_in_base(self) -> bool:
+        return "rsyslog" in (*self.packages, *self.apt_packages)
+
+
+RELEASES: dict[str, Release] = {
+    # Debian 12: rsyslog is part of a default installation.
+    # aide-common needs systemd's sysusers: the standalone one, as the bookworm base has no systemd.
+    "bookworm": Release(
+        "bookworm",
+        "5",
+        [*_COMMON_PACKAGES, "rsyslog"],
+        {**_COMMON_EXTRAS, "hardening": [*_HARDENING, "systemd-standalone-sysusers"]},
+        "base",
+    ),
+    # Debian 13: no rsyslog by default (the journal is the system log); postures that want a
+    # syslog daemon install it from the base's extra packages.
+    # systemd is there as on any trixie installation (journald's files, systemctl), but the lab
+    # cannot run it as PID 1.
+    "trixie": Release(
+        "trixie",
+        "3",
+        [],
+        {**_COMMON_EXTRAS, "rsyslog": ["rsyslog"], "hardening": _HARDENING},
+        "base-trixie",
+        apt_packages=("systemd", *_COMMON_PACKAGES),
+    ),
+}
+DEFAULT_RELEASE = "bookworm"
+SUITE = RELEASES[DEFAULT_RELEASE].suite
+BASE_VERSION = RELEASES[DEFAULT_RELEASE].version
+
+
+def release(name: str) -> Release:
+    try:
+        return RELEASES[name]
+    except KeyError:
+        raise LabError(f"unknown release {name!r}: the lab knows {', '.join(RELEASES)}") from None
+
+
+def base_path(state: Path, name: str = DEFAULT_RELEASE) -> Path:
+    return state / release(name).dirname
+
 
 _CHROOT_ENV = {
     "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -73,11 +134,28 @@ def _deb822_stanzas(text: str) -> list[dict[str, str]]:
     return stanzas
 
 
-def apt_mirrors() -> tuple[str, str | None]:
-    """Return (main mirror, security mirror or None) as configured for apt on this machine."""
+def apt_mirrors(suite: str = SUITE, apt_dir: Path = Path("/etc/apt")) -> tuple[str, str | None]:
+    """Return (main mirror, security mirror or None) for ``suite`` as configured for apt on this machine.
+
+    A suite the machine does not use itself (trixie on a bookworm machine) is fetched from the
+    same Debian mirror as the machine's own release: Debian mirrors carry every suite.
+    """
+    for wanted in (suite, None):
+        found = _apt_mirrors(wanted, apt_dir)
+        if found[0] is not None:
+            return found[0], found[1]
+    raise LabError(f"no Debian apt mirror found in {apt_dir}/sources.list(.d) for {suite}")
+
+
+def _debian_suite(name: str) -> bool:
+    return name.split("-")[0] in {r.suite for r in RELEASES.values()} | {"bullseye", "sid", "forky"}
+
+
+def _apt_mirrors(suite: str | None, apt_dir: Path) -> tuple[str | None, str | None]:
+    """Mirrors that list ``suite`` (or, with None, any Debian suite) for the main and security archives."""
     main: str | None = None
     security: str | None = None
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for path in sorted(glob.glob(f"{apt_dir}/sources.list.d/*.sources")):
         for st in _deb822_stanzas(Path(path).read_text(encoding="utf-8", errors="replace")):
             if "deb" not in st.get("types", "").split() or st.get("enabled", "yes") == "no":
                 continue
@@ -85,11 +163,14 @@ def apt_mirrors() -> tuple[str, str | None]:
             suites = st.get("suites", "").split()
             if not uris:
                 continue
-            if SUITE in suites and main is None:
-                main = uris[0]
-            if f"{SUITE}-security" in suites and security is None:
-                security = uris[0]
-    lists = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]
+            for name in suites:
+                if not (name in (suite, f"{suite}-security") or (suite is None and _debian_suite(name))):
+                    continue
+                if name.endswith("-security"):
+                    security = security or uris[0]
+                elif "-" not in name:
+                    main = main or uris[0]
+    lists = [f"{apt_dir}/sources.list", *sorted(glob.glob(f"{apt_dir}/sources.list.d/*.list"))]
     for path in lists:
         p = Path(path)
         if not p.is_file():
@@ -101,18 +182,17 @@ def apt_mirrors() -> tuple[str, str | None]:
             words = [w for w in words[1:] if not w.startswith("[")]
             if len(words) < 2:
                 continue
-            if words[1] == SUITE and main is None:
-                main = words[0]
-            if words[1] == f"{SUITE}-security" and security is None:
-                security = words[0]
-    if main is None:
-        raise LabError(f"no apt mirror for {SUITE} found in /etc/apt/sources.list(.d)")
+            name = words[1].split("-")[0] if suite is None else suite
+            if words[1] == name and _debian_suite(name):
+                main = main or words[0]
+            if words[1] == f"{name}-security" and _debian_suite(name):
+                security = security or words[0]
     return main, security
 
 
-def base_ready(base: Path) -> bool:
+def base_ready(base: Path, name: str = DEFAULT_RELEASE) -> bool:
     vf = base / VERSION_FILE
-    return vf.is_file() and vf.read_text(encoding="utf-8").strip() == BASE_VERSION
+    return vf.is_file() and vf.read_text(encoding="utf-8").strip() == release(name).version
 
 
 def _in_chroot(root: Path, script: str, *, network: bool, timeout: float = 900) -> None:
@@ -129,22 +209,26 @@ def _in_chroot(root: Path, script: str, *, network: bool, timeout: float = 900) 
     run(argv, timeout=timeout, env=_CHROOT_ENV)
 
 
-def build_base(state: Path, *, log: bool = True) -> float:
-    """Build ``<state>/base`` (into a temp dir, renamed at the end). Returns seconds taken."""
+def build_base(state: Path, *, name: str = DEFAULT_RELEASE, log: bool = True) -> float:
+    """Build the base of release ``name`` under ``state`` (into a temp dir, renamed at the end).
+
+    Returns seconds taken.
+    """
+    rel = release(name)
     for tool in ("debootstrap", "unshare", "chroot"):
         if shutil.which(tool) is None:
             raise LabError(f"{tool} is missing on the machine (apt-get install debootstrap util-linux)")
     t0 = time.monotonic()
-    base = state / "base"
+    base = base_path(state, name)
     state.mkdir(parents=True, exist_ok=True)
-    for stale in state.glob("base.tmp-*"):
+    for stale in state.glob(f"{rel.dirname}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
     if base.exists():
         shutil.rmtree(base)
-    tmp = state / f"base.tmp-{os.getpid()}"
-    mirror, security = apt_mirrors()
+    tmp = state / f"{rel.dirname}.tmp-{os.getpid()}"
+    mirror, security = apt_mirrors(rel.suite)
     if log:
-        print(f"lab: building base root filesystem from {mirror} (takes a minute or two)", flush=True)
+        print(f"lab: building the {rel.suite} base root filesystem from {mirror} (a minute or two)", flush=True)
     # Stage 1 downloads and unpacks; stage 2 configures offline with policy-rc.d in place, in
     # an empty network namespace: no package script can start a daemon on the real machine.
     run(
@@ -152,8 +236,8 @@ def build_base(state: Path, *, log: bool = True) -> float:
             "debootstrap",
             "--foreign",
             "--variant=minbase",
-            "--include=" + ",".join(BASE_PACKAGES),
-            SUITE,
+            *(["--include=" + ",".join(rel.packages)] if rel.packages else []),
+            rel.suite,
             tmp,
             mirror,
         ],
@@ -187,28 +271,36 @@ def build_base(state: Path, *, log: bool = True) -> float:
         "#!/bin/sh\n# auditor lab: never start daemons from package scripts\nexit 101\n",
         0o755,
     )
-    sources = f"deb {mirror} {SUITE} main\n"
+    sources = f"deb {mirror} {rel.suite} main\n"
     if security:
-        sources += f"deb {security} {SUITE}-security main\n"
+        sources += f"deb {security} {rel.suite}-security main\n"
     _write(tmp / "etc/apt/sources.list", sources, 0o644)
     resolv = Path("/etc/resolv.conf")
     if resolv.exists():
         (tmp / "etc/resolv.conf").unlink(missing_ok=True)
         shutil.copyfile(resolv, tmp / "etc/resolv.conf")
     downloads = " ".join(
-        f"mkdir -p /{GUEST_DIR}/debs/{name}/partial; "
-        f"apt-get -q -y --download-only -o Dir::Cache::archives=/{GUEST_DIR}/debs/{name}/ "
-        f"install {' '.join(pkgs)}; rm -rf /{GUEST_DIR}/debs/{name}/partial /{GUEST_DIR}/debs/{name}/lock;"
-        for name, pkgs in EXTRA_GROUPS.items()
+        f"mkdir -p /{GUEST_DIR}/debs/{group}/partial; "
+        f"apt-get -q -y --download-only -o Dir::Cache::archives=/{GUEST_DIR}/debs/{group}/ "
+        f"{'--no-install-recommends ' if group in _WITHOUT_RECOMMENDS else ''}install {' '.join(pkgs)}; "
+        f"rm -rf /{GUEST_DIR}/debs/{group}/partial /{GUEST_DIR}/debs/{group}/lock;"
+        for group, pkgs in rel.extra_groups.items()
     )
     _in_chroot(
         tmp,
         # Security updates go into the base: a fresh host has no pending ones.
-        "apt-get clean; apt-get -q update; apt-get -q -y -o Dpkg::Use-Pty=0 upgrade; " + downloads + " apt-get clean",
+        "apt-get clean; apt-get -q update; apt-get -q -y -o Dpkg::Use-Pty=0 upgrade; "
+        + (
+            f"apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends install {' '.join(rel.apt_packages)}; "
+            if rel.apt_packages
+            else ""
+        )
+        + downloads
+        + " apt-get clean",
         network=True,
     )
     _finish(tmp)
-    _write(tmp / VERSION_FILE, BASE_VERSION + "\n", 0o644)
+    _write(tmp / VERSION_FILE, rel.version + "\n", 0o644)
     tmp.rename(base)
     return time.monotonic() - t0
 
@@ -219,20 +311,29 @@ def _finish(root: Path) -> None:
         key.unlink()
     _write(root / "etc/resolv.conf", "", 0o644)
     _write(root / "etc/hostname", "localhost\n", 0o644)
-    conf = root / "etc/rsyslog.conf"
-    text = conf.read_text(encoding="utf-8")
-    lines = []
-    for line in text.splitlines():
-        if "imklog" in line and not line.lstrip().startswith("#"):
-            line = "#" + line + "  # auditor lab: hosts must not read the real kernel log"
-        lines.append(line)
-    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    disable_imklog(root)
     mid = root / "etc/machine-id"
     if mid.exists():
         mid.write_text("", encoding="utf-8")
     debs = list((root / GUEST_DIR / "debs").glob("*/*.deb"))
     if not debs:
         raise LabError("no extra packages were downloaded into the base")
+
+
+def disable_imklog(root: Path) -> None:
+    """Comment rsyslog's kernel log input out: a lab host must not read the real kernel log.
+
+    Also used inside hosts that install rsyslog later (lab/guest/common.sh does the same with sed).
+    """
+    conf = root / "etc/rsyslog.conf"
+    if not conf.is_file():
+        return
+    lines = []
+    for line in conf.read_text(encoding="utf-8").splitlines():
+        if "imklog" in line and not line.lstrip().startswith("#"):
+            line = "#" + line + "  # auditor lab: hosts must not read the real kernel log"
+        lines.append(line)
+    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _write(path: Path, text: str, mode: int) -> None:

@@ -19,31 +19,59 @@ NAME_PREFIX = "labh"
 
 
 @dataclass(frozen=True)
+class HostNaming:
+    """How the hosts of one release are named and addressed (labh<i> 10.200.i.2, labt<i> 10.201.i.2)."""
+
+    letter: str  # labh<i> for bookworm, labt<i> for trixie
+    subnet: int  # second octet of 10.<subnet>.<i>.0/30
+
+    @property
+    def name_prefix(self) -> str:
+        return f"lab{self.letter}"
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"auditor-lab{self.letter}"
+
+    @property
+    def veth_prefix(self) -> str:
+        return f"lab-{self.letter}"
+
+
+NAMING: dict[str, HostNaming] = {"bookworm": HostNaming("h", 200), "trixie": HostNaming("t", 201)}
+
+
+@dataclass(frozen=True)
 class HostPaths:
     """Where one host lives on the machine and in the network."""
 
     index: int
     state: Path
+    release: str = "bookworm"
+
+    @property
+    def naming(self) -> HostNaming:
+        return NAMING[self.release]
 
     @property
     def name(self) -> str:
-        return f"{NAME_PREFIX}{self.index}"
+        return f"{self.naming.name_prefix}{self.index}"
 
     @property
     def netns(self) -> str:
-        return f"{NS_PREFIX}{self.index}"
+        return f"{self.naming.netns_prefix}{self.index}"
 
     @property
     def veth(self) -> str:
-        return f"lab-h{self.index}"
+        return f"{self.naming.veth_prefix}{self.index}"
 
     @property
     def address(self) -> str:
-        return f"10.200.{self.index}.2"
+        return f"10.{self.naming.subnet}.{self.index}.2"
 
     @property
     def hostside(self) -> str:
-        return f"10.200.{self.index}.1"
+        return f"10.{self.naming.subnet}.{self.index}.1"
 
     @property
     def dir(self) -> Path:

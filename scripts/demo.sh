@@ -13,6 +13,10 @@ mkdir -p out
 export AUDITOR_KNOWN_HOSTS="$PWD/out/demo_known_hosts"
 .venv/bin/auditor hosts trust --inventory examples/inventory.yml --yes --replace
 
+# Every run ends with a manifest signed by the installation's key: made once, never overwritten.
+signing_key="${AUDITOR_SIGNING_KEY:-${XDG_CONFIG_HOME:-$HOME/.config}/auditor/signing_key.pem}"
+[ -e "$signing_key" ] || .venv/bin/auditor keys init --key "$signing_key"
+
 status=0
 .venv/bin/auditor audit --inventory examples/inventory.yml --trust-ca out/lab-ca.pem || status=$?
 # Exit status 1 (failures found) or 2 (errors) is an audit result, not a failure of the demo.
@@ -27,4 +31,7 @@ for agency in baosoctrang dai-ptth-soctrang tapchi-vhnt-soctrang cong-ttdt-soctr
 done
 .venv/bin/auditor report latest --agency baosoctrang --lang vi --format pdf --output out/report-baosoctrang-vi.pdf
 .venv/bin/auditor report latest --summary --lang vi --format html --output out/summary-vi.html
+# One bundle for the demo agency, checked offline against the installation's public key.
+.venv/bin/auditor bundle latest --agency baosoctrang --output out/bundle-baosoctrang.zip
+.venv/bin/auditor verify out/bundle-baosoctrang.zip --pubkey "$signing_key.pub"
 echo "demo: findings stored in ./auditor.db; reports and exports in out/"

@@ -13,8 +13,8 @@ fi
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
-packages=(python3 python3-venv python3-pip debootstrap iproute2 util-linux openssh-client nmap procps fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0)
-[ "$dev" = 1 ] && packages+=(postgresql chromium poppler-utils)
+packages=(python3 python3-venv python3-pip debootstrap iproute2 util-linux openssh-client nmap procps fonts-dejavu-core fonts-liberation2 libpango-1.0-0 libpangoft2-1.0-0)
+[ "$dev" = 1 ] && packages+=(postgresql chromium poppler-utils openscap-scanner ssg-debian lynis redis-server)
 
 missing=()
 for package in "${packages[@]}"; do

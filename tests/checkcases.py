@@ -60,6 +60,8 @@ PLATFORM_ID="platform:el9"
 PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
 """
 Status = Literal["pass", "fail", "error", "not_applicable"]
+Release = Literal["bookworm", "trixie"]
+RELEASES: tuple[Release, ...] = ("bookworm", "trixie")  # lab bases that scenario cases run over
 
 
 class Case(BaseModel):
@@ -78,6 +80,15 @@ class Case(BaseModel):
     modes: dict[str, str] = Field(default_factory=dict)  # path → octal mode, e.g. "0644"
     owners: dict[str, str] = Field(default_factory=dict)  # path → "user:group" (names in the base)
     absent: tuple[str, ...] = ()
+    # A scenario runs over every lab base unless it names the one release it is about, and why.
+    release: Release | None = None
+    release_why: str = ""
+
+    @model_validator(mode="after")
+    def _release_has_reason(self) -> Case:
+        if (self.release is None) != (not self.release_why.strip()):
+            raise ValueError("`release` and `release_why` go together: a one-release case says why")
+        return self
 
     @model_validator(mode="after")
     def _one_kind(self) -> Case:
@@ -90,12 +101,35 @@ class Case(BaseModel):
     def is_scenario(self) -> bool:
         return self.stdout is None
 
+    def runs_on(self, release: Release) -> bool:
+        return self.release in (None, release)
+
+
+PostureName = Literal["hardened", "weak", "mixed"]
+LabStatus = Status | Literal["manual"]
+
+
+class ReleaseDifference(BaseModel):
+    """Where a check's result on a lab posture of another release differs from bookworm, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lab: dict[PostureName, LabStatus] = Field(min_length=1)
+    why: str = Field(min_length=10)
+
 
 class CaseFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lab: dict[Literal["hardened", "weak", "mixed"], Status | Literal["manual"]]
+    lab: dict[PostureName, LabStatus]  # Debian 12 "bookworm" hosts
+    trixie: ReleaseDifference | None = None  # Debian 13 hosts: only what differs from `lab`
     cases: tuple[Case, ...] = Field(min_length=2)
+
+    def lab_on(self, release: Release) -> dict[PostureName, LabStatus]:
+        """Each posture's expected status on the hosts of ``release``."""
+        if release == "trixie" and self.trixie is not None:
+            return {**self.lab, **self.trixie.lab}
+        return dict(self.lab)
 
 
 def load_case_file(check_id: str) -> CaseFile:
@@ -114,7 +148,7 @@ def probe_request(check: Check, inputs: dict, sources: Mapping[str, Source] | No
     probe = check.probe
     assert isinstance(probe, Probe)
     if probe.source is not None:
-        return (shipped_sources() if sources is None else sources)[probe.source].request()
+        return (shipped_sources() if sources is None else sources)[probe.source].request(inputs)
     return check_request(check, probe, inputs)
 
 

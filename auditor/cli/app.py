@@ -30,6 +30,7 @@ COMMANDS: dict[str, _Entry] = {
     "diff": _Entry("auditor.cli.results", "app", "Changes between two runs: new, fixed, regressed, still failing."),
     "report": _Entry("auditor.cli.report", "app", "Write an agency report or the department summary (HTML, PDF)."),
     "verdict": _Entry("auditor.cli.governance", "verdict_app", "Level-3 verdict of one agency, clause by clause."),
+    "import": _Entry("auditor.cli.imports", "app", "Import OpenSCAP or Lynis results into an agency's history."),
     "attest": _Entry("auditor.cli.governance", "attest_app", "Manual evidence: attestations with documents."),
     "waive": _Entry("auditor.cli.governance", "waive_app", "Governed exceptions: waivers with approver and expiry."),
     "remediate": _Entry("auditor.cli.remediate", "app", "Fix failed findings with Ansible units; dry run first."),
@@ -39,6 +40,10 @@ COMMANDS: dict[str, _Entry] = {
     "serve": _Entry("auditor.cli.serve", "app", "Serve the portal for the officer, the department and agencies."),
     "users": _Entry("auditor.cli.users", "users_app", "Portal accounts: add, list, disable, passwd, role."),
     "schedule": _Entry("auditor.cli.schedule", "schedule_app", "Scheduled audits: add, list, pause, remove."),
+    "keys": _Entry("auditor.cli.keys", "keys_app", "The installation's signing key: create, rotate, show."),
+    "bundle": _Entry("auditor.cli.bundle", "app", "Write a run's signed bundle for offline verification (zip)."),
+    "verify": _Entry("auditor.cli.bundle", "app", "Verify a bundle offline, or the database against its manifests."),
+    "worker": _Entry("auditor.cli.worker", "app", "Collect for one network zone (a Celery worker holding its keys)."),
 }
 
 
@@ -111,20 +116,31 @@ def run(args: list[str] | None = None) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group named alone: its help, as a usage error
             exc.show()
             return 3
-        _print_error(f"{exc.format_message()}" + (f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""))
+        _print_error(args, exc.format_message(), exc.ctx.command_path if exc.ctx else None)
         return 3
     except click_errors.ClickException as exc:  # e.g. a file option that cannot be opened
-        _print_error(exc.format_message())
+        _print_error(args, exc.format_message())
         return 3
     except typer.Abort:  # end of input at a prompt, or a prompt refused
-        _print_error("aborted")
+        _print_error(args, None)
         return 130
     return code if isinstance(code, int) else 0
 
 
-def _print_error(message: str) -> None:
-    """The style of auditor.cli.common.errors_to_exit, without importing the command modules' dependencies."""
+def _print_error(args: list[str] | None, message: str | None, command: str | None = None) -> None:
+    """The style of auditor.cli.common.errors_to_exit, without importing the command modules' dependencies; in the
+    language asked for (``--lang`` when it is among the arguments and valid, else the default). Click's own
+    messages are its words; ``None`` says the run was aborted."""
     from rich.console import Console
     from rich.text import Text
 
-    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="red"))
+    from auditor.cli.words import Lang, Words, fallback_lang
+
+    given = list(sys.argv[1:] if args is None else args)
+    asked = [value for arg, value in zip(given, [*given[1:], ""], strict=True) if arg == "--lang"]
+    asked += [arg.removeprefix("--lang=") for arg in given if arg.startswith("--lang=")]
+    told = Words(Lang(asked[-1]) if asked and asked[-1] in tuple(Lang) else fallback_lang())
+    text = told("aborted") if message is None else message
+    if command is not None:
+        text += told("see_help", command=command)
+    Console(stderr=True, highlight=False).print(Text(f"{told('error_prefix')}: {text}", style="red"))

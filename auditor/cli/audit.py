@@ -16,12 +16,14 @@ from auditor.cli.common import (
     ExitCode,
     InventoryOption,
     KnownHostsOption,
+    LangOption,
     console,
     err_console,
     errors_to_exit,
     load,
     open_db,
 )
+from auditor.cli.words import Words, fallback_lang
 from auditor.textsafe import terminal_text
 from auditor.vocabulary import Only, Status
 
@@ -52,15 +54,17 @@ def audit(
     all_ports: Annotated[
         bool, typer.Option("--all-ports", help="Scan all 65535 TCP ports (default: top 1000).")
     ] = False,
+    lang: LangOption = None,
 ) -> None:
     """Audit the inventory's servers over SSH and from the network; store findings with their evidence."""
     from auditor.inventory import file_sha256, load_inventory, roles_known_to
     from auditor.settings import default_known_hosts
 
-    view = _ProgressView()
     collector = None
+    view: _ProgressView | None = None
     try:
-        with errors_to_exit():
+        with errors_to_exit(lang) as words:
+            view = _ProgressView(words)
             # An organisation's own checks may name roles of their own: the inventory is checked against them.
             own_content = load(content_dir) if content_dir else None
             inv = load_inventory(inventory, roles_known_to(own_content) if own_content else None)
@@ -71,7 +75,7 @@ def audit(
                 collector = SshCollector(known, connect_timeout_s=connect_timeout, deadline_s=deadline)
                 # The first hosts' handshakes start now and overlap with loading the content and the store.
                 selected = inv.hosts_in(agency or (), host or ())
-                collector.prepare([h for _, h in selected[:concurrency]])
+                collector.prepare([h for _, h in selected[:concurrency] if h.zone is None])  # zoned: by workers
             from auditor.service.audit import AuditOptions, AuditScope, AuditService, ssh_collector
 
             scope = AuditScope(
@@ -102,7 +106,7 @@ def audit(
     finally:
         if collector is not None:
             collector.close()
-    tally = view.tally
+    tally = view.tally if view is not None else None
     if tally is None:  # pragma: no cover - start_audit always ends with RunFinished or raises
         raise typer.Exit(ExitCode.errors)
     if tally.interrupted:
@@ -122,7 +126,8 @@ def _exit_code(tally: RunTally) -> int:
 class _ProgressView:
     """Renders the service's events: a progress bar over the servers, then one table and one summary line."""
 
-    def __init__(self) -> None:
+    def __init__(self, words: Words | None = None) -> None:
+        self.words = words or Words(fallback_lang())
         self.finished: list[HostFinished | NetworkTargetFinished] = []
         self.run_id = ""
         self.tally: RunTally | None = None
@@ -139,7 +144,7 @@ class _ProgressView:
                 console=err_console,
                 transient=True,
             )
-            self.task = self.progress.add_task("servers", total=None)
+            self.task = self.progress.add_task(self.words("audit_servers"), total=None)
         self.network_task: TaskID | None = None  # a second bar once the run says it has a network phase
 
     def __enter__(self) -> _ProgressView:
@@ -157,11 +162,11 @@ class _ProgressView:
             if self.progress is not None:
                 self.progress.update(self.task, total=event.servers)
                 if event.network_agencies:  # how many targets it finds is known only as they finish: no total
-                    self.network_task = self.progress.add_task("network targets", total=None)
-            err_console.print(
-                f"run [bold]{event.run_id}[/]: {event.servers} server(s), {event.checks} check(s)"
-                + (f", network view of {event.network_agencies} agenc(ies)" if event.network_agencies else "")
-            )
+                    self.network_task = self.progress.add_task(self.words("audit_network_targets"), total=None)
+            started = self.words("audit_started", run=event.run_id, servers=event.servers, checks=event.checks)
+            if event.network_agencies:
+                started += self.words("audit_network_view", n=event.network_agencies)
+            err_console.print(terminal_text(started))
         elif event.kind == "host_finished":
             self.finished.append(event)
             if event.target_kind == "host" and self.progress is not None:
@@ -169,7 +174,8 @@ class _ProgressView:
         elif event.kind == "network_target_finished":
             self.finished.append(event)
             if self.progress is not None and self.network_task is not None:
-                self.progress.update(self.network_task, advance=1, description=f"network targets ({event.agency_id})")
+                described = f"{self.words('audit_network_targets')} ({event.agency_id})"
+                self.progress.update(self.network_task, advance=1, description=described)
         elif event.kind == "run_finished":
             self.tally = event.tally
             self.status = event.status.value
@@ -177,22 +183,32 @@ class _ProgressView:
     def print_summary(self) -> None:
         from rich.table import Table
 
-        table = Table(title="Targets")
-        for column in ("agency", "target", "state", *(s.value for s in Status)):
+        words = self.words
+        table = Table(title=words("audit_targets_title"))
+        headers = (words("col_agency"), words("col_target"), words("col_state"), *(words.status(s) for s in Status))
+        for column in headers:
             table.add_column(column, overflow="fold")
         for event in sorted(self.finished, key=lambda e: (e.agency_id, _name(e))):
-            state = "ok" if event.status.value == "ok" else f"error: {event.error_reason}"
+            ok = event.status.value == "ok"
+            state = words("audit_target_ok") if ok else words("audit_target_error", reason=event.error_reason)
             counts = [str(event.counts.get(s, 0)) for s in Status]
             table.add_row(terminal_text(event.agency_id), terminal_text(_name(event)), terminal_text(state), *counts)
         console.print(table)
         tally = self.tally
         if tally is None:
             return
-        parts = " ".join(f"{status.value}={count}" for status, count in tally.by_status.items())
-        console.print(
-            f"run {self.run_id} {self.status.replace('_', ' ')}: servers ok={tally.servers_ok} "
-            f"error={tally.servers_error}; network targets ok={tally.network_ok} error={tally.network_error}; {parts}"
+        parts = ", ".join(f"{words.status(status.value)} {count}" for status, count in tally.by_status.items())
+        summary = words(
+            "audit_summary",
+            run=self.run_id,
+            status=words.run_status(self.status),
+            servers_ok=tally.servers_ok,
+            servers_error=tally.servers_error,
+            network_ok=tally.network_ok,
+            network_error=tally.network_error,
+            results=parts,
         )
+        console.print(terminal_text(summary))
 
 
 def _name(event: HostFinished | NetworkTargetFinished) -> str:

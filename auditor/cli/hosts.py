@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from auditor.cli.common import ExitCode, InventoryOption, KnownHostsOption, console, err_console, errors_to_exit
+from auditor.cli.common import (
+    ExitCode,
+    InventoryOption,
+    KnownHostsOption,
+    LangOption,
+    console,
+    err_console,
+    errors_to_exit,
+)
 from auditor.errors import AuditorError, ConfigError, HostKeyError
 from auditor.textsafe import terminal_text
+
+if TYPE_CHECKING:
+    from auditor.cli.words import Words
 
 hosts_app = typer.Typer(help="Enrol hosts' SSH keys.", no_args_is_help=True)
 
@@ -27,6 +38,7 @@ def hosts_trust(
     yes: Annotated[bool, typer.Option("--yes", help="Record without asking (after checking fingerprints).")] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a recorded key that changed.")] = False,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds allowed per host.")] = 10.0,
+    lang: LangOption = None,
 ) -> None:
     """Show each host's SSH key fingerprint and record it in the tool's known-hosts file.
 
@@ -36,14 +48,14 @@ def hosts_trust(
     from auditor.inventory import load_inventory
     from auditor.settings import default_known_hosts
 
-    with errors_to_exit():
+    with errors_to_exit(lang) as words:
         inv = load_inventory(inventory)
         store = KnownHostsStore(known_hosts or default_known_hosts())
         selected = [
             h for a in inv.agencies if not agency or a.id in agency for h in a.hosts if not host or h.name in host
         ]
         if not selected:
-            raise ConfigError(f"{inventory}: no hosts selected")
+            raise ConfigError(words("trust_none_selected", inventory=inventory))
         not_enrolled: list[_NotEnrolled] = []
         for item in selected:
             where = f"{item.name} ({item.address}:{item.port})"
@@ -51,20 +63,20 @@ def hosts_trust(
                 key = store.fetch_host_key(item.address, item.port, timeout)
             except AuditorError as exc:
                 err_console.print(terminal_text(f"{where}: {exc}", style="red"))
-                not_enrolled.append(_NotEnrolled(item.name, where, "no key fetched"))
+                not_enrolled.append(_NotEnrolled(item.name, where, words("trust_no_key")))
                 continue
             console.print(terminal_text(f"{where} {key.get_name()} {fingerprint(key)}"))
-            if not yes and not typer.confirm("  record this key?", default=False):
-                not_enrolled.append(_NotEnrolled(item.name, where, "not confirmed"))
+            if not yes and not typer.confirm(words("trust_confirm"), default=False):
+                not_enrolled.append(_NotEnrolled(item.name, where, words("trust_not_confirmed")))
                 continue
             try:
                 changed = store.trust(item.address, item.port, key, replace=replace)
             except HostKeyError as exc:  # a different key is recorded: refused, the other hosts go on
-                err_console.print(terminal_text(f"  not recorded: {exc}", style="red"))
-                not_enrolled.append(_NotEnrolled(item.name, where, "key changed", key_changed=True))
+                err_console.print(terminal_text(words("trust_not_recorded", problem=exc), style="red"))
+                not_enrolled.append(_NotEnrolled(item.name, where, words("trust_key_changed"), key_changed=True))
                 continue
-            console.print(terminal_text("  recorded" if changed else "  already recorded", style="green"))
-        _report_not_enrolled(not_enrolled)
+            console.print(terminal_text(words("trust_recorded" if changed else "trust_already"), style="green"))
+        _report_not_enrolled(not_enrolled, words)
     raise typer.Exit(ExitCode.errors if not_enrolled else ExitCode.ok)
 
 
@@ -75,19 +87,13 @@ class _NotEnrolled(NamedTuple):
     key_changed: bool = False
 
 
-def _report_not_enrolled(hosts: list[_NotEnrolled]) -> None:
+def _report_not_enrolled(hosts: list[_NotEnrolled], words: Words) -> None:
     if not hosts:
         return
-    err_console.print(terminal_text(f"{len(hosts)} host(s) not enrolled:", style="bold red"))
+    err_console.print(terminal_text(words("trust_not_enrolled", n=len(hosts)), style="bold red"))
     for item in hosts:
         err_console.print(terminal_text(f"  {item.where}: {item.why}"))
     changed = [item.name for item in hosts if item.key_changed]
     if changed:
         hosts_option = " ".join(f"--host {name}" for name in changed)
-        err_console.print(
-            terminal_text(
-                "A host presented a key other than the one recorded: it may be impersonated, or it was reinstalled. "
-                "Check its fingerprint out of band (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), "
-                f"then run again with --replace {hosts_option} to record the new key."
-            )
-        )
+        err_console.print(terminal_text(words("trust_changed_advice", hosts=hosts_option)))

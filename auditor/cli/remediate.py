@@ -16,6 +16,7 @@ from auditor.cli.common import (
     ExitCode,
     InventoryOption,
     KnownHostsOption,
+    LangOption,
     console,
     err_console,
     errors_to_exit,
@@ -26,58 +27,55 @@ from auditor.errors import ConfigError
 from auditor.textsafe import terminal_safe
 
 if TYPE_CHECKING:
+    from auditor.cli.words import Words
     from auditor.remediate.flow import RemediationReport
     from auditor.remediate.runner import PlayResult
     from auditor.remediate.selection import Selection
 
 app = typer.Typer()
 
-_WORDS = {
-    "check": {"changed": "would change", "unchanged": "already right", "failed": "FAILED", "not_run": "not run"},
-    "apply": {"changed": "changed", "unchanged": "unchanged", "failed": "FAILED", "not_run": "not run"},
-}
+_UNIT_STATUSES = ("changed", "unchanged", "failed", "not_run")  # a unit's outcome: remediate_<mode>_<status>
 _STYLE = {"changed": "yellow", "unchanged": "green", "failed": "red", "not_run": "magenta"}
 
 
-def _print_selection(selection: Selection) -> None:
+def _print_selection(selection: Selection, words: Words) -> None:
     from rich.text import Text
 
+    from auditor.remediate.selection import NO_PLAYBOOK_UNIT
+
     for host in selection.hosts:
-        manual = [r.check_id for r in host.refused if r.reason.startswith("no playbook unit")]
+        manual = [r.check_id for r in host.refused if r.key == NO_PLAYBOOK_UNIT]
         if manual:
-            console.print(Text(f"  {host.host_name}: no playbook unit, fix by hand: {', '.join(manual)}", style="dim"))
+            line = words("remediate_by_hand", host=host.host_name, checks=", ".join(manual))
+            console.print(Text(f"  {line}", style="dim"))
         for refusal in host.refused:
             if refusal.check_id not in manual:
-                line = f"  {host.host_name} {refusal.check_id}: not remediated: {refusal.reason}"
-                console.print(Text(line, style="yellow"), soft_wrap=True)
+                reason = refusal.text(words.lang.value)
+                line = words("remediate_refused", host=host.host_name, check=refusal.check_id, reason=reason)
+                console.print(Text(f"  {line}", style="yellow"), soft_wrap=True)
 
 
-def print_play(play: PlayResult, selection: Selection) -> None:
+def print_play(play: PlayResult, selection: Selection, words: Words) -> None:
     from rich.text import Text
 
     from auditor.remediate.runner import GUARD_SECONDS
 
-    title = "Dry run (--check --diff): nothing was changed" if play.mode == "check" else f"Apply ({play.ident})"
+    title = words("remediate_dry_run_title") if play.mode == "check" else words("remediate_apply_title", id=play.ident)
     console.print(Text(title, style="bold"))
-    words = _WORDS[play.mode]
+    said = {status: words(f"remediate_{play.mode}_{status}") for status in _UNIT_STATUSES}
     for host in selection.runnable:
         outcomes = play.of(host.host_name)
         if not outcomes:
             continue
         console.print(Text(host.host_name, style="bold"))
         if host.host_name in play.host_errors:
-            console.print(Text(f"  host error: {terminal_safe(play.host_errors[host.host_name])}", style="red"))
+            error = words("remediate_host_error", problem=terminal_safe(play.host_errors[host.host_name]))
+            console.print(Text(f"  {error}", style="red"))
             if play.mode == "apply":
-                console.print(
-                    Text(
-                        f"  unless a fresh login was confirmed, the host puts back its sshd, PAM and firewall files "
-                        f"within {GUARD_SECONDS} s (guard.log under /run/auditor-remediate/)",
-                        style="red",
-                    )
-                )
+                console.print(Text(f"  {words('remediate_guard', seconds=GUARD_SECONDS)}", style="red"))
         for unit in outcomes:
             line = Text(f"  {unit.unit:<42} ")
-            line.append(words[unit.status], style=_STYLE[unit.status])
+            line.append(said[unit.status], style=_STYLE[unit.status])
             if unit.message:
                 line.append(f": {terminal_safe(unit.message, 300)}", style="red")
             console.print(line, soft_wrap=True)
@@ -86,24 +84,24 @@ def print_play(play: PlayResult, selection: Selection) -> None:
                     for diff_line in terminal_safe(change.diff, 8000).splitlines():
                         style = "green" if diff_line.startswith("+") else "red" if diff_line.startswith("-") else "dim"
                         console.print(Text(f"      {diff_line}", style=style), soft_wrap=True)
-    counts = {status: sum(1 for u in play.units if u.status == status) for status in words}
-    console.print(
-        f"{play.mode}: " + ", ".join(f"{words[s]} {n}" for s, n in counts.items()) + f" ({play.duration_s:.1f} s)"
-    )
+    counts = {status: sum(1 for u in play.units if u.status == status) for status in _UNIT_STATUSES}
+    shown = ", ".join(f"{said[s]} {n}" for s, n in counts.items())
+    console.print(words(f"remediate_{play.mode}_summary", counts=shown, seconds=f"{play.duration_s:.1f}"), markup=False)
 
 
-def _print_verdicts(report: RemediationReport) -> None:
+def _print_verdicts(report: RemediationReport, words: Words) -> None:
     from rich.text import Text
 
     if report.verify_run is None:
         return
-    console.print(Text(f"Re-verification (run {report.verify_run})", style="bold"))
+    console.print(Text(words("remediate_reverify_title", run=report.verify_run), style="bold"))
     for verdict in report.verdicts:
         style = {"fixed": "green", "still_failing": "red"}.get(verdict.verdict, "magenta")
         line = Text(f"  {verdict.host_name} {verdict.check_id:<42} ")
-        line.append(verdict.verdict.replace("_", " "), style=style)
+        line.append(words(f"remediate_verdict_{verdict.verdict}"), style=style)
         if verdict.verdict != "fixed":
-            line.append(f" (observed: {terminal_safe(verdict.observed, 80) or '∅'})", style="dim")
+            observed = words("remediate_observed", observed=terminal_safe(verdict.observed, 80) or "∅")
+            line.append(f" ({observed})", style="dim")
         console.print(line)
 
 
@@ -134,6 +132,7 @@ def remediate_command(
     db: DbOption = DEFAULT_DB_URL,
     known_hosts: KnownHostsOption = None,
     content_dir: ContentDirOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Fix the failed findings of a run with the playbook units; a dry run (--check --diff) unless --apply."""
     from rich.text import Text
@@ -144,30 +143,33 @@ def remediate_command(
     from auditor.service.audit import AuditService
     from auditor.settings import default_known_hosts
 
-    with errors_to_exit():
+    with errors_to_exit(lang) as words:
         content = load(content_dir)
         inv = load_inventory(inventory, roles_known_to(content))
         store = open_db(db)
         inventory_sha = hashlib.sha256(inventory.read_bytes()).hexdigest()
         source = store.get_run(run)
         if source.inventory_sha256 != inventory_sha:
-            err_console.print(Text(f"warning: {inventory} changed since run {source.id} was audited", style="yellow"))
+            changed = words("remediate_inventory_changed", inventory=inventory, run=source.id)
+            err_console.print(Text(changed, style="yellow"))
         selection = build_selection(
             store, source.id, inv, content, agency, host or (), check or (), parse_params(set_ or ())
         )
         fixes = sum(len(h.fixes) for h in selection.hosts)
-        console.print(
-            f"run {selection.source_run}, agency {agency}: {len(selection.runnable)} host(s), {fixes} fix(es)"
-            + (f" (canary first: {selection.runnable[0].host_name})" if apply and len(selection.runnable) > 1 else "")
+        planned = words(
+            "remediate_plan", run=selection.source_run, agency=agency, hosts=len(selection.runnable), fixes=fixes
         )
-        _print_selection(selection)
+        if apply and len(selection.runnable) > 1:
+            planned += words("remediate_canary", host=selection.runnable[0].host_name)
+        console.print(planned, markup=False)
+        _print_selection(selection, words)
         if not fixes:
-            raise ConfigError("nothing to remediate: no failed finding with a playbook unit in this selection")
+            raise ConfigError(words("remediate_nothing"))
 
         def confirm() -> bool:
             if yes or not sys.stdin.isatty():
                 return True  # the dry run of this very selection was shown just above
-            return typer.confirm("apply these changes?", default=False)
+            return typer.confirm(words("remediate_confirm"), default=False)
 
         report = remediate(
             AuditService(store, content),
@@ -178,15 +180,17 @@ def remediate_command(
             known_hosts or default_known_hosts(),
             evidence_dir,
             apply,
-            lambda play: print_play(play, selection),
+            lambda play: print_play(play, selection, words),
             confirm,
         )
         for play in report.applied:
-            print_play(play, selection.only(list(play_hosts(play))))
-        _print_verdicts(report)
+            print_play(play, selection.only(list(play_hosts(play))), words)
+        _print_verdicts(report, words)
         if report.stopped:
-            err_console.print(Text(f"stopped: {report.stopped}", style="red"))
-        console.print(f"remediation {report.remediation_id}; evidence: {report.data_dir}")
+            stopped = report.stopped_text(words.lang.value)
+            err_console.print(Text(words("remediate_stopped", reason=stopped), style="red"))
+        done = words("remediate_done", id=report.remediation_id, path=report.data_dir)
+        console.print(done, markup=False)
     raise typer.Exit(_exit_code(report))
 
 

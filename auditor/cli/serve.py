@@ -15,12 +15,14 @@ from auditor.cli.common import (
     DbOption,
     InventoryOption,
     KnownHostsOption,
+    LangOption,
     err_console,
     errors_to_exit,
 )
 from auditor.errors import ConfigError
 
 if TYPE_CHECKING:
+    from auditor.cli.words import Words
     from auditor.mail.settings import MailSettings
 
 app = typer.Typer()
@@ -92,21 +94,21 @@ def serve(
         int | None,
         typer.Option("--reminder-days", min=1, max=120, help="Remind agencies with open items this early [14]."),
     ] = None,
+    lang: LangOption = None,
 ) -> None:
     """Serve the portal: the officer, the department and each agency, over HTTPS or behind a proxy."""
     from auditor.settings import default_known_hosts
 
-    with errors_to_exit():
+    with errors_to_exit(lang) as words:
         if os.geteuid() == 0 and not allow_root:
-            raise ConfigError(
-                "the portal is a network service: run it as its own user (deploy/auditor-portal.service), not root"
-            )
+            raise ConfigError(words("serve_not_root"))
         if (tls_cert is None) != (tls_key is None):
-            raise ConfigError("--tls-cert and --tls-key go together")
+            raise ConfigError(words("serve_tls_pair"))
         tls = tls_cert is not None
         if not tls and not behind_proxy and not ipaddress.ip_address(_resolve(host)).is_loopback:
-            raise ConfigError("plain HTTP only on a loopback address: give --tls-cert/--tls-key, or --behind-proxy")
+            raise ConfigError(words("serve_plain_http"))
         mail = _mail_settings(
+            words,
             smtp_host=smtp_host,
             smtp_port=smtp_port,
             username=smtp_user,
@@ -139,7 +141,7 @@ def serve(
         )
         application = create_app(config, workers=default_workers(config), tls=tls)
         scheme = "https" if tls else "http"
-        err_console.print(f"portal on {scheme}://{host}:{port}/ (database {db})")
+        err_console.print(words("serve_listening", url=f"{scheme}://{host}:{port}/", db=db), markup=False)
     uvicorn.run(
         application,
         host=host,
@@ -156,15 +158,15 @@ def _resolve(host: str) -> str:
     return "127.0.0.1" if host == "localhost" else host
 
 
-def _mail_settings(**given: Any) -> MailSettings | None:
+def _mail_settings(words: Words, **given: Any) -> MailSettings | None:
     """Mail is on when --smtp-host and --mail-from are given; the other mail options need them."""
     if given["smtp_host"] is None and given["sender"] is None:
         extra = [name for name, value in given.items() if value not in (None, (), True)]
         if extra:
-            raise ConfigError("the mail options need --smtp-host and --mail-from")
+            raise ConfigError(words("serve_mail_needs_server"))
         return None
     if given["smtp_host"] is None or given["sender"] is None:
-        raise ConfigError("--smtp-host and --mail-from go together (mail is on when both are given)")
+        raise ConfigError(words("serve_mail_pair"))
     from pydantic import ValidationError
 
     from auditor.mail.settings import MailSettings
@@ -173,7 +175,7 @@ def _mail_settings(**given: Any) -> MailSettings | None:
         settings = MailSettings(**{name: value for name, value in given.items() if value is not None})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'mail'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"mail options: {problems}") from None
+        raise ConfigError(words("serve_mail_options", problems=problems)) from None
     if settings.password_env is not None and not os.environ.get(settings.password_env):
-        raise ConfigError(f"--smtp-password-env: the environment variable {settings.password_env} is not set")
+        raise ConfigError(words("serve_password_env_unset", name=settings.password_env))
     return settings

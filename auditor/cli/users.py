@@ -6,13 +6,19 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from auditor.cli.common import DEFAULT_DB_URL, DbOption, console, errors_to_exit, open_db
+from auditor.cli.common import DEFAULT_DB_URL, DbOption, LangOption, console, errors_to_exit, open_db
 from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError
+from auditor.textsafe import terminal_text
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from auditor.cli.words import Words
 
 users_app = typer.Typer(help="Portal accounts: officer, department, agency.", no_args_is_help=True)
 RoleName = Literal["officer", "department", "agency"]
@@ -26,15 +32,15 @@ def users() -> None:
     """Portal accounts (passwords hashed with argon2id)."""
 
 
-def _password(password_env: str | None) -> str:
+def _password(password_env: str | None, words: Words) -> str:
     if password_env is not None:
         value = os.environ.get(password_env)
         if not value:
-            raise ConfigError(f"--password-env {password_env}: the variable is not set")
+            raise ConfigError(words("users_password_env_unset", name=password_env))
         return value
-    first = typer.prompt("password", hide_input=True)
-    if typer.prompt("again", hide_input=True) != first:
-        raise ConfigError("the two passwords differ")
+    first = typer.prompt(words("users_prompt_password"), hide_input=True)
+    if typer.prompt(words("users_prompt_again"), hide_input=True) != first:
+        raise ConfigError(words("users_passwords_differ"))
     return str(first)
 
 
@@ -42,15 +48,20 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _check_agency(role: str, agency: str | None, known: set[str]) -> None:
+def _check_agency(role: str, agency: str | None, known: set[str], words: Words) -> None:
     if role == "agency" and agency is None:
-        raise ConfigError("an agency account needs --agency ID")
+        raise ConfigError(words("users_agency_needed"))
     if role != "agency" and agency is not None:
-        raise ConfigError("--agency goes with --role agency only")
+        raise ConfigError(words("users_agency_only"))
     if agency is not None and agency not in known:
-        raise ConfigError(
-            f"unknown agency {agency!r}: audit it once first (known: {', '.join(sorted(known)) or 'none'})"
-        )
+        listed = ", ".join(sorted(known)) or words("known_none")
+        raise ConfigError(words("users_unknown_agency", agency=agency, known=listed))
+
+
+def _role(words: Words, role: str, agency: str | None) -> str:
+    """The role as people read it, with an agency account's agency."""
+    shown = words(f"users_role_{role}")
+    return f"{shown}, {agency}" if agency else shown
 
 
 @users_app.command("add")
@@ -62,28 +73,37 @@ def add(
     email: Annotated[str | None, typer.Option("--email", help="Mail address (reports, reminders).")] = None,
     password_env: PasswordEnvOption = None,
     db: DbOption = DEFAULT_DB_URL,
+    lang: LangOption = None,
 ) -> None:
     """Create an account."""
     from auditor.portal.accounts import valid_username
     from auditor.portal.security import hash_password
 
-    with errors_to_exit():
+    with errors_to_exit(lang) as words:
         store = open_db(db)
-        valid_username(username)
-        _check_agency(role, agency, store.known_agencies())
-        digest = hash_password(_password(password_env))
+        try:
+            valid_username(username)
+        except ConfigError:  # the same rule, said in the reader's language
+            raise ConfigError(words("users_bad_username", username=username)) from None
+        _check_agency(role, agency, store.known_agencies(), words)
+        digest = hash_password(_password(password_env, words))
         now = _now()
         user = store.add_user(username, name, role, digest, now, agency_id=agency, email=email)
         store.log_activity(_actor(), "user_add", username, now, agency_id=agency, detail={"role": role})
-        console.print(f"account {user.username} ({user.role}{', ' + agency if agency else ''}) created")
+        console.print(
+            words("users_created", username=user.username, role=_role(words, user.role, agency)), markup=False
+        )
 
 
 @users_app.command("list")
-def list_users(output: FormatOption = OutputFormat.table, db: DbOption = DEFAULT_DB_URL) -> None:
-    """List the accounts."""
-    with errors_to_exit():
+def list_users(
+    output: FormatOption = OutputFormat.table, db: DbOption = DEFAULT_DB_URL, lang: LangOption = None
+) -> None:
+    """List the accounts. The table names roles and states in words; JSON and CSV keep the machine names."""
+    with errors_to_exit(lang) as words:
         now = _now()
         rows: list[dict[str, Cell]] = []
+        styled: list[dict[str, Text]] = []
         for user in open_db(db).list_users():
             locked = user.locked_until is not None and user.locked_until > now
             rows.append(
@@ -96,43 +116,53 @@ def list_users(output: FormatOption = OutputFormat.table, db: DbOption = DEFAULT
                     "created": user.created_at.date().isoformat(),
                 }
             )
-        columns = (
-            Column("username", "username", "id"),
-            Column("name", "name"),
-            Column("role", "role"),
-            Column("agency_id", "agency", "id"),
-            Column("state", "state"),
-            Column("created", "created", "id"),
+            styled.append(
+                {
+                    "role": terminal_text(words(f"users_role_{user.role}")),
+                    "state": terminal_text(words(f"users_state_{rows[-1]['state']}")),
+                }
+            )
+        columns = tuple(Column(key, key) for key in ("username", "name", "role", "agency_id", "state", "created"))
+        table = (
+            Column("username", words("col_username"), "id"),
+            Column("name", words("col_person")),
+            Column("role", words("col_role")),
+            Column("agency_id", words("col_agency"), "id"),
+            Column("state", words("col_state")),
+            Column("created", words("col_created"), "id"),
         )
-        emit(Listing(title="Accounts", columns=columns, rows=rows), output)
+        listing = Listing(words("users_title"), columns, rows, styled=styled, table_columns=table)
+        emit(listing, output)
 
 
 @users_app.command("disable")
-def disable(username: str, db: DbOption = DEFAULT_DB_URL) -> None:
+def disable(username: str, db: DbOption = DEFAULT_DB_URL, lang: LangOption = None) -> None:
     """Disable an account and end its sessions."""
-    _change(db, username, "user_disable", disabled=True)
+    _change(db, lang, username, "user_disable", disabled=True)
 
 
 @users_app.command("enable")
-def enable(username: str, db: DbOption = DEFAULT_DB_URL) -> None:
+def enable(username: str, db: DbOption = DEFAULT_DB_URL, lang: LangOption = None) -> None:
     """Enable an account again (also unlocks it)."""
-    _change(db, username, "user_enable", disabled=False, failed_logins=0, locked_until=None)
+    _change(db, lang, username, "user_enable", disabled=False, failed_logins=0, locked_until=None)
 
 
 @users_app.command("unlock")
-def unlock(username: str, db: DbOption = DEFAULT_DB_URL) -> None:
+def unlock(username: str, db: DbOption = DEFAULT_DB_URL, lang: LangOption = None) -> None:
     """Unlock an account locked by failed sign-ins."""
-    _change(db, username, "user_unlock", failed_logins=0, locked_until=None)
+    _change(db, lang, username, "user_unlock", failed_logins=0, locked_until=None)
 
 
 @users_app.command("passwd")
-def passwd(username: str, password_env: PasswordEnvOption = None, db: DbOption = DEFAULT_DB_URL) -> None:
+def passwd(
+    username: str, password_env: PasswordEnvOption = None, db: DbOption = DEFAULT_DB_URL, lang: LangOption = None
+) -> None:
     """Set a new password (ends the account's sessions)."""
     from auditor.portal.security import hash_password
 
-    with errors_to_exit():
-        digest = hash_password(_password(password_env))
-    _change(db, username, "user_passwd", password_hash=digest, password_changed_at=_now())
+    with errors_to_exit(lang) as words:
+        digest = hash_password(_password(password_env, words))
+    _change(db, lang, username, "user_passwd", password_hash=digest, password_changed_at=_now())
 
 
 @users_app.command("role")
@@ -141,15 +171,16 @@ def role(
     role: Annotated[RoleName, typer.Option("--role", help="officer, department or agency.")],
     agency: Annotated[str | None, typer.Option("--agency", help="The agency of an agency account.")] = None,
     db: DbOption = DEFAULT_DB_URL,
+    lang: LangOption = None,
 ) -> None:
     """Change an account's role (ends its sessions)."""
-    with errors_to_exit():
-        _check_agency(role, agency, open_db(db).known_agencies())
-    _change(db, username, "user_role", role=role, agency_id=agency)
+    with errors_to_exit(lang) as words:
+        _check_agency(role, agency, open_db(db).known_agencies(), words)
+    _change(db, lang, username, "user_role", role=role, agency_id=agency)
 
 
-def _change(db: str, username: str, action: str, **changes: object) -> None:
-    with errors_to_exit():
+def _change(db: str, lang: LangOption, username: str, action: str, **changes: object) -> None:
+    with errors_to_exit(lang) as words:
         store = open_db(db)
         now = _now()
         user = store.update_user(username, **changes)
@@ -158,10 +189,8 @@ def _change(db: str, username: str, action: str, **changes: object) -> None:
         store.log_activity(
             _actor(), action, username, now, agency_id=user.agency_id, detail={**shown, "ended_sessions": ended}
         )
-        console.print(
-            f"account {username}: {action.removeprefix('user_')} done"
-            + (f", {ended} session(s) ended" if ended else "")
-        )
+        done = words(f"users_{action.removeprefix('user_')}_done", username=username)
+        console.print(done + (words("users_sessions_ended", n=ended) if ended else ""), markup=False)
 
 
 def _now() -> datetime:

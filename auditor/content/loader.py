@@ -83,6 +83,8 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                 _load_catalogue(path, data, line_of, catalogues, problems)
             elif kind == "sources":
                 _load_source(path, data, line_of, shared, files, problems)
+            elif kind == "external":  # other tools' result mappings: auditor.external.mapping loads them
+                continue
             else:
                 _load_check(path, data, line_of, checks, files, problems)
     profile = profiles.get(profile_id)
@@ -96,6 +98,10 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                     f"{files[check_id]}: check {check_id}: expect refers to unknown input(s) "
                     f"{', '.join(unknown)} (profile {profile_id} defines: {', '.join(sorted(profile[0].inputs))})"
                 )
+        for source_id, source in shared.items():
+            unknown = sorted(set(source.inputs) - set(profile[0].inputs))
+            if unknown:
+                problems.append(f"{files[source_id]}: source {source_id}: unknown input(s) {', '.join(unknown)}")
     problems += _unknown_sources(checks, shared, files)
     mapping_problems = [
         f"{path}: {problem}" for catalogue, path in catalogues.values() for problem in cross_check(catalogue, checks)

@@ -12,6 +12,10 @@ output would be::
     select: {key: PASS_MAX_DAYS, ignore_case: false, last: true, default: "99999"}
     select: {parse: listening_ports}                       a named parser (auditor/evaluation/parsers.py)
 
+A key written ``key@condition`` in the source (``permitrootlogin@user=root,addr=203.0.113.7 yes``) is
+the same key seen under a named condition: it is selected with ``key``, and the evidence shows the
+condition.
+
 Pure functions only: the same source output and selection always give the same text, so a finding
 can be re-judged from its evidence alone.
 """
@@ -81,6 +85,8 @@ def _keyed_lines(selection: Selection, text: str) -> dict[str, list[tuple[str, s
             continue
         value = parts[1].strip() if len(parts) > 1 else ""
         name = parts[0].casefold() if selection.ignore_case else parts[0]
+        # "key@condition": the key's value under a named condition (e.g. one connection to sshd); the same key
+        name = name.partition("@")[0]
         if name in wanted and value:
             found.setdefault(name, []).append((raw, parts[0], value))
     present = [k for k in wanted if k in found]

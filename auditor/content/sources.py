@@ -7,10 +7,12 @@ finding cites the source's record as evidence, with the record's hash.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from auditor.collectors.ssh.script import shell_quote
 from auditor.evaluation.observations import ProbeRequest
 from auditor.vocabulary import LocalizedText, OsFamily
 
@@ -32,15 +34,26 @@ class Source(BaseModel):
     output_cap: int = Field(default=256 * 1024, gt=0, le=16 * 1024 * 1024)
     slow: bool = False  # started before the quick probes
     os_families: tuple[OsFamily, ...] = ()  # empty: every family
+    # Profile inputs the command reads, as for a check's own probe: $AUDITOR_INPUT_<NAME>. They are the
+    # host's inputs, so every check reading the source sees the same record.
+    inputs: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
 
     @property
     def probe_id(self) -> str:
         return source_probe_id(self.id)
 
-    def request(self) -> ProbeRequest:
+    def command_with(self, inputs: Mapping[str, int | float | str | bool]) -> str:
+        """The command prefixed with the inputs it reads, so the evidence shows the values used too."""
+        if not self.inputs:
+            return self.command
+        lines = [f"AUDITOR_INPUT_{name.upper()}={shell_quote(str(inputs.get(name, '')))}" for name in self.inputs]
+        exports = " ".join(f"AUDITOR_INPUT_{name.upper()}" for name in self.inputs)
+        return "\n".join([*lines, f"export {exports}", self.command])
+
+    def request(self, inputs: Mapping[str, int | float | str | bool] | None = None) -> ProbeRequest:
         return ProbeRequest(
             probe_id=self.probe_id,
-            command=self.command,
+            command=self.command_with(inputs or {}),
             timeout_s=self.timeout,
             output_cap=self.output_cap,
             os_families=self.os_families,

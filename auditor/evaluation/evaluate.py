@@ -7,7 +7,7 @@ from auditor.content.expectations import Inputs, MatchOutcome, ProbeOutput
 from auditor.content.select import select_text
 from auditor.evaluation.findings import Finding
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
-from auditor.evaluation.observed_words import lines_in_words, not_applicable_in_words
+from auditor.evaluation.observed_words import lines_in_words, not_applicable_in_words, source_line_in_words
 from auditor.messages import phrase, reason, shorten
 from auditor.vocabulary import LocalizedText, Status
 
@@ -69,6 +69,8 @@ _HOST_REASONS = {
     "connection_lost",
     "output_cap_exceeded",
     "interrupted",
+    "zone_worker_lost",
+    "zone_refused",
 }
 
 
@@ -130,9 +132,11 @@ def _failure_params(
     from_agents = isinstance(check.probe, NetworkProbe)
     params: dict[str, object] = {**outcome.params, "expected": outcome.explained or expected}
     params["observed"] = lines_in_words(output.lines) if from_agents else _quoted(output.stripped)
-    named = lines_in_words(outcome.lines) if from_agents else _quoted_lines(outcome.lines)
+    source = check.probe.source if isinstance(check.probe, Probe) else None  # its lines may have words
+    named = lines_in_words(outcome.lines) if from_agents else _quoted_lines(outcome.lines, source=source)
     if outcome.key == "contains":
-        params["missing"] = _quoted_lines(outcome.lines)  # the check's own values, never the agents' lines
+        # the check's own values, never the agents' lines
+        params["missing"] = _quoted_lines(outcome.lines, source=source)
     elif outcome.key in ("excludes", "subset_of"):
         params["found"] = named
     elif outcome.key == "none":
@@ -147,10 +151,13 @@ def _quoted(text: str) -> LocalizedText:
     return LocalizedText(vi=shown, en=shown)
 
 
-def _quoted_lines(lines: tuple[str, ...], limit: int = 6) -> LocalizedText:
-    shown = "; ".join(f"“{shorten(line)}”" for line in lines[:limit]) or "∅"
+def _quoted_lines(lines: tuple[str, ...], limit: int = 6, source: str | None = None) -> LocalizedText:
+    """Lines quoted as the target's data, or in words where the shared source they come from has them."""
+    parts = [source_line_in_words(source, line) or _quoted(line) for line in lines[:limit]]
+    vi = "; ".join(part.vi for part in parts) or "∅"
+    en = "; ".join(part.en for part in parts) or "∅"
     rest = len(lines) - limit
     if rest > 0:
         more = reason("observed_more", count=rest)
-        return LocalizedText(vi=f"{shown}; {more.vi}", en=f"{shown}; {more.en}")
-    return LocalizedText(vi=shown, en=shown)
+        return LocalizedText(vi=f"{vi}; {more.vi}", en=f"{en}; {more.en}")
+    return LocalizedText(vi=vi, en=en)

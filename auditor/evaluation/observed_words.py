@@ -39,6 +39,7 @@ class _Catalogue(BaseModel):
 
     lines: tuple[_LineWords, ...]
     not_applicable: tuple[_LineWords, ...]
+    sources: dict[str, tuple[_LineWords, ...]] = {}  # shared host source id → words for its lines
 
 
 @cache
@@ -63,6 +64,15 @@ def line_in_words(line: str) -> LocalizedText:
         return words
     quoted = f"“{shorten(line)}”"
     return LocalizedText(vi=quoted, en=quoted)
+
+
+def source_line_in_words(source_id: str | None, line: str) -> LocalizedText | None:
+    """A line of a shared host source (as a check selected it) in words; None when none are known.
+
+    The captured parts are the target's data, quoted by the catalogue's wording."""
+    if source_id is None:
+        return None
+    return _first_match(_catalogue().sources.get(source_id, ()), line.strip())
 
 
 def not_applicable_in_words(detail: str) -> LocalizedText | None:

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict
 from auditor.content.catalogue import Catalogue
 from auditor.governance.records import Answer, Attestation, Waiver
 from auditor.messages import reason
-from auditor.vocabulary import LocalizedText, Status
+from auditor.vocabulary import LocalizedText, RequirementRef, Status
+
+OWN_SOURCE = "auditor"  # how a verdict names the auditor's own checks next to imported results (external:<tool>)
 
 _ANSWER_STATUS = {
     Answer.met: Status.passed,
@@ -46,6 +48,8 @@ class FindingKey(_Frozen):
     target: str  # host name, "agency:<id>", service or URL
     check_id: str
     status: Status
+    source: str | None = None  # None: the auditor's own check; "external:<tool>": an imported result
+    requirements: tuple[RequirementRef, ...] = ()  # an imported result's clauses (own checks: the catalogue's)
 
 
 class Resolved(_Frozen):
@@ -58,10 +62,19 @@ class Resolved(_Frozen):
     waiver_id: int | None = None  # a waived failure keeps status fail
     attestation_id: int | None = None
     note: LocalizedText | None = None  # e.g. evidence expired on …, waived until …
+    source: str | None = None
+    requirements: tuple[RequirementRef, ...] = ()
 
     @property
     def waived(self) -> bool:
         return self.waiver_id is not None
+
+    def evidences(self, clause_id: str, framework: str, catalogue_ids: set[str]) -> bool:
+        """Own checks evidence the clauses whose catalogue entry lists them; imported results the clauses their
+        mapping file gave them."""
+        if self.source is None:
+            return self.check_id in catalogue_ids
+        return any(r.framework == framework and r.clause == clause_id for r in self.requirements)
 
 
 def resolve(
@@ -85,6 +98,8 @@ def _resolve_one(
         check_id=finding.check_id,
         raw_status=finding.status,
         status=finding.status,
+        source=finding.source,
+        requirements=finding.requirements,
     )
     if finding.status is Status.manual:
         answers = by_item.get((finding.agency_id, finding.check_id), [])
@@ -151,6 +166,7 @@ class ClauseVerdict(_Frozen):
     errors: int
     waived: int
     awaiting: int
+    sources: tuple[str, ...] = ()  # what evidences it: "auditor" and/or "external:<tool>"
 
 
 class Verdict(_Frozen):
@@ -166,11 +182,17 @@ class Verdict(_Frozen):
 
 
 def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolved]) -> Verdict:
-    mine = [r for r in resolved if r.agency_id == agency_id]
+    # an imported result counts only through the clauses its mapping gives it: unmapped ones are kept, not judged
+    mine = [
+        r
+        for r in resolved
+        if r.agency_id == agency_id
+        and (r.source is None or any(req.framework == catalogue.framework for req in r.requirements))
+    ]
     clauses = []
     for clause in catalogue.clauses:
         ids = {*clause.checks, *clause.network_checks, *clause.manual}
-        related = [r for r in mine if r.check_id in ids]
+        related = [r for r in mine if r.evidences(clause.id, catalogue.framework, ids)]
         failed = sum(1 for r in related if r.status is Status.failed and not r.waived)
         waived = sum(1 for r in related if r.status is Status.failed and r.waived)
         errors = sum(1 for r in related if r.status is Status.error)
@@ -199,6 +221,7 @@ def judge_agency(agency_id: str, catalogue: Catalogue, resolved: Sequence[Resolv
                 errors=errors,
                 waived=waived,
                 awaiting=awaiting,
+                sources=tuple(sorted({r.source or OWN_SOURCE for r in related})),
             )
         )
     if all(c.state.demonstrated for c in clauses):

@@ -13,6 +13,7 @@ from auditor.mail.settings import MailSettings
 from auditor.mail.texts import day, one_line, stamp, text, verdict_label
 from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
 from auditor.reports.models import AgencyAssessment
+from auditor.reports.timing import agency_report_settings
 from auditor.store import Store
 
 
@@ -30,29 +31,37 @@ def agency_link(settings: MailSettings, agency_id: str) -> str | None:
     return f"{settings.portal_url}/agencies/{agency_id}" if settings.portal_url else None
 
 
-def failures(assessment: AgencyAssessment) -> int:
-    return sum(assessment.severity_failing.values())
+def result_lines(assessment: AgencyAssessment) -> list[str]:
+    """The agency's results as the report's figures count them (the roll-up): checks that ran and failed (those
+    under a waiver said apart), checks that could not be made (errors), manual items awaiting evidence."""
+    failed = (
+        text("mail_failures_waived", n=assessment.results_failed, waived=assessment.waived)
+        if assessment.waived
+        else text("mail_failures", n=assessment.results_failed)
+    )
+    return [failed, text("mail_errors", n=assessment.results_error), text("mail_pending", n=assessment.manual_pending)]
 
 
 def report_draft(
     store: Store, content: Content, settings: MailSettings, run_id: str, agency: Agency, now: datetime
 ) -> Draft:
-    report = build_agency_report(store, content, run_id, agency.id, lang="vi", now=now)
+    """The agency's report, its owner and local time from the inventory, as the portal's download shows it."""
+    report_settings = agency_report_settings(content.profile, agency)
+    report = build_agency_report(
+        store, content, run_id, agency.id, lang="vi", now=now, contact=agency.contact, settings=report_settings
+    )
     pdf = render_pdf(render_html(report))
     assessment = report.assessment
-    when = day(assessment.started_at)
+    zone = report_settings.zone
+    when = day(assessment.started_at, zone)
     name_vi, name_en = one_line(agency.name.vi), one_line(agency.name.en)
-    failing = failures(assessment)
     lines = [
         text("mail_greeting", name=name_vi),
         "",
         text("mail_report_intro", date=when),
         "",
         text("mail_verdict", verdict=verdict_label(assessment.verdict.value)),
-        text("mail_failures_waived", n=failing, waived=assessment.waived)
-        if assessment.waived
-        else text("mail_failures", n=failing),
-        text("mail_pending", n=assessment.manual_pending),
+        *result_lines(assessment),
     ]
     link = agency_link(settings, agency.id)
     if link:
@@ -71,7 +80,7 @@ def report_draft(
         kind="report",
         subject=text("mail_report_subject", tag=text("mail_tag"), date=when, agency=name_vi),
         body="\n".join(lines) + "\n",
-        attachment=(f"bao-cao-{agency.id}-{stamp(assessment.started_at)}.pdf", pdf),
+        attachment=(f"bao-cao-{agency.id}-{stamp(assessment.started_at, zone)}.pdf", pdf),
     )
 
 
@@ -79,9 +88,11 @@ def summary_draft(
     store: Store, content: Content, settings: MailSettings, run_ids: Sequence[str], trigger_run: str, now: datetime
 ) -> Draft:
     """The department summary over ``run_ids`` (each agency's latest run), sent after ``trigger_run``."""
-    summary = build_summary_report(store, content, list(run_ids), lang="vi", now=now)
+    report_settings = agency_report_settings(content.profile, None)  # the department's: the profile's zone
+    summary = build_summary_report(store, content, list(run_ids), lang="vi", now=now, settings=report_settings)
     pdf = render_pdf(render_html(summary))
-    when = day(store.get_run(trigger_run).started_at)
+    zone = report_settings.zone
+    when = day(store.get_run(trigger_run).started_at, zone)
     meeting, total = len(summary.meeting), len(summary.agencies)
     lines = [
         text("mail_summary_greeting"),
@@ -94,9 +105,10 @@ def summary_draft(
                 "mail_summary_line",
                 name=one_line(a.name_vi),
                 verdict=verdict_label(a.verdict.value),
-                failures=failures(a),
+                failures=a.results_failed,
+                errors=a.results_error,
                 pending=a.manual_pending,
-                date=day(a.started_at),
+                date=day(a.started_at, zone),
             )
             for a in summary.agencies
         ),
@@ -116,5 +128,5 @@ def summary_draft(
         kind="summary",
         subject=text("mail_summary_subject", tag=text("mail_tag"), date=when, meeting=meeting, total=total),
         body="\n".join(lines) + "\n",
-        attachment=(f"tong-hop-{stamp(now)}.pdf", pdf),
+        attachment=(f"tong-hop-{stamp(now, zone)}.pdf", pdf),
     )

@@ -1,5 +1,6 @@
-"""The words of the mails, from auditor/locale/portal_mail.yml, and how they show dates: DD/MM/YYYY in Viet Nam
-time. Mails are Vietnamese with at most one English line."""
+"""The words of the mails, from auditor/locale/portal_mail.yml, and how they show dates: DD/MM/YYYY in the
+agency's time zone (Viet Nam time unless the inventory gives it another). Mails are Vietnamese with at most one
+English line."""
 
 from __future__ import annotations
 
@@ -22,18 +23,18 @@ def verdict_label(verdict: str, lang: Lang = "vi") -> str:
     return strings(lang, "report").get(f"verdict_{verdict}")
 
 
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(LOCAL_TIME).date()
+def local_day(moment: datetime, zone: ZoneInfo = LOCAL_TIME) -> date:
+    return moment.astimezone(zone).date()
 
 
-def day(value: datetime | date) -> str:
-    """A day as people in Viet Nam write it."""
-    return (local_day(value) if isinstance(value, datetime) else value).strftime("%d/%m/%Y")
+def day(value: datetime | date, zone: ZoneInfo = LOCAL_TIME) -> str:
+    """A day as people in Viet Nam write it, in ``zone`` (an agency's own, else Viet Nam time)."""
+    return (local_day(value, zone) if isinstance(value, datetime) else value).strftime("%d/%m/%Y")
 
 
-def stamp(value: datetime | date) -> str:
-    """A day in file names: YYYYMMDD, Viet Nam time."""
-    return (local_day(value) if isinstance(value, datetime) else value).strftime("%Y%m%d")
+def stamp(value: datetime | date, zone: ZoneInfo = LOCAL_TIME) -> str:
+    """A day in file names: YYYYMMDD, in ``zone``."""
+    return (local_day(value, zone) if isinstance(value, datetime) else value).strftime("%Y%m%d")
 
 
 def one_line(value: str, limit: int = 200) -> str:

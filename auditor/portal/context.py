@@ -12,9 +12,10 @@ from fastapi import Request
 
 from auditor.content.loader import Content
 from auditor.errors import AuditorError
-from auditor.inventory import Inventory, load_inventory
+from auditor.inventory import Agency, Inventory, load_inventory
 from auditor.portal.config import PortalConfig
 from auditor.portal.security import CookieSigner
+from auditor.reports.timing import ReportSettings, agency_report_settings
 from auditor.store import Store
 from auditor.vocabulary import LocalizedText
 
@@ -61,6 +62,20 @@ class Portal:
     def inventory(self) -> Inventory:
         """Read on each use: the officer edits the file, the portal follows without a restart."""
         return load_inventory(self.config.inventory)
+
+    def agency(self, agency_id: str) -> Agency | None:
+        """The agency as the inventory describes it (its contact, its time zone); None when the inventory does not
+        list it or cannot be read (its pages still open, with the profile's time zone and no owner)."""
+        try:
+            agencies = self.inventory().agencies
+        except (AuditorError, OSError):
+            return None
+        return next((agency for agency in agencies if agency.id == agency_id), None)
+
+    def report_settings(self, agency: Agency | None = None) -> ReportSettings:
+        """The report settings of ``agency`` (its own time zone when the inventory gives one), else the
+        profile's: the zone of the department's pages."""
+        return agency_report_settings(self.content.profile, agency)
 
     def agency_names(self) -> dict[str, LocalizedText]:
         """The inventory's agencies by id; none when it cannot be read (pages still open, with the agencies the

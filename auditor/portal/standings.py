@@ -4,6 +4,7 @@ verdict from its latest finished run with attestations and waivers applied as of
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,8 +16,9 @@ from auditor.portal.context import Portal
 from auditor.portal.runcache import finished, run_cache
 from auditor.portal.web import Lang
 from auditor.reports.agency import pick_catalogue
+from auditor.reports.external import ImportedResults, imported_results
 from auditor.reports.locale import strings
-from auditor.reports.models import FAILING, AgencyAssessment
+from auditor.reports.models import FAILING, SEVERITY_ORDER, AgencyAssessment
 from auditor.reports.rollup import assess, effective_status
 from auditor.reports.summary import pass_rate
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
@@ -49,6 +51,44 @@ class AgencyRun:
 
 
 @dataclass(frozen=True)
+class ImportedRun:
+    """One import in effect for the agency (the latest of its host and tool): what the agency page lists."""
+
+    run: RunSummary
+    source: str  # external:<tool>
+    host_name: str
+    counts: dict[str, int]  # results per status, as the tool judged them
+    mapped: int  # results mapped to clauses (the others count in no verdict)
+    failing: tuple[FindingRow, ...]  # mapped results failing or in error after waivers, the most severe first
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def imported_runs(store: Store, imported: ImportedResults) -> tuple[ImportedRun, ...]:
+    by_run: dict[str, list[FindingRow]] = {}
+    for row in imported.rows:
+        by_run.setdefault(row.run_id, []).append(row)
+    statuses = {r.finding_id: r.status.value for r in imported.judged}
+    runs = []
+    for run_id, rows in by_run.items():
+        failing = [f for f in rows if f.requirements and statuses.get(f.id, f.status.value) in FAILING]
+        failing.sort(key=lambda f: (SEVERITY_ORDER.index(f.severity.value), f.check_id))
+        runs.append(
+            ImportedRun(
+                run=store.get_run(run_id),
+                source=rows[0].source or "",
+                host_name=rows[0].host_name,
+                counts=dict(Counter(f.status.value for f in rows)),
+                mapped=sum(1 for f in rows if f.requirements),
+                failing=tuple(failing),
+            )
+        )
+    return tuple(sorted(runs, key=lambda r: (r.host_name, r.source)))
+
+
+@dataclass(frozen=True)
 class Judged:
     """An agency's latest finished run judged as of now: the verdict, and the findings its pages list."""
 
@@ -56,6 +96,7 @@ class Judged:
     failing: tuple[FindingRow, ...]  # fail or error after attestations (waived failures too: still failing)
     awaiting: tuple[FindingRow, ...]  # manual items without a valid attestation
     resolved: Mapping[int, Resolved]  # of those findings (the rest resolve to themselves)
+    imports: tuple[ImportedRun, ...] = ()  # other tools' results in effect (auditor import), counted in the verdict
 
 
 @dataclass(frozen=True)
@@ -147,18 +188,35 @@ def judge(
     lang: Lang,
     governance: tuple[Sequence[Attestation], Sequence[Waiver]],
     now: datetime,
+    imported: ImportedResults | None = None,
 ) -> Judged:
+    imported = imported or ImportedResults()
     findings = portal.store.list_findings(latest.run.id, agency_id=agency_id)
     resolved = resolve_findings(findings, *governance, now)
     catalogue = pick_catalogue(portal.content, None)
     assessment = assess(
-        latest.run, agency_id, latest.hosts, findings, resolved, catalogue, lang, strings(lang), portal.content
+        latest.run,
+        agency_id,
+        latest.hosts,
+        findings,
+        resolved,
+        catalogue,
+        lang,
+        strings(lang),
+        portal.content,
+        external=imported.judged,
     )
     statuses = {f.id: effective_status(f, resolved) for f in findings}
     failing = tuple(f for f in findings if statuses[f.id] in FAILING)
     awaiting = tuple(f for f in findings if statuses[f.id] == "manual")
     kept = {f.id: resolved[f.id] for f in (*failing, *awaiting) if f.id in resolved}
-    return Judged(assessment=assessment, failing=failing, awaiting=awaiting, resolved=kept)
+    return Judged(
+        assessment=assessment,
+        failing=failing,
+        awaiting=awaiting,
+        resolved=kept,
+        imports=imported_runs(portal.store, imported),
+    )
 
 
 def standing_of(
@@ -180,10 +238,12 @@ def standing_of(
         return standing
     store, now = portal.store, portal.now()
     attestations, waivers = store.list_attestations(agency_id, now), store.list_waivers(agency_id, now)
-    judged = run_cache(store).get(
-        ("judged", latest.run.id, agency_id, lang, governance_state(attestations, waivers, now)),
+    imported = imported_results(store, agency_id, now, exclude_run=latest.run.id)  # as the reports take them
+    state = governance_state(attestations, waivers, now)
+    judged = run_cache(store).get(  # a new import in effect makes a new judgement, as a new attestation does
+        ("judged", latest.run.id, agency_id, lang, state, imported.run_ids),
         True,
-        partial(judge, portal, latest, agency_id, lang, (attestations, waivers), now),
+        partial(judge, portal, latest, agency_id, lang, (attestations, waivers), now, imported),
         weight=_judged_weight,
     )
     return replace(standing, judged=judged)

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from auditor.portal.access import optional_principal
 from auditor.portal.security import LANG_COOKIE
@@ -40,17 +41,25 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(report_environment().filters)
-    env.filters["local"] = local_time
+    env.filters["local"] = _local_in_page_zone
     env.filters["inert"] = inert_text  # text a target sent: control and invisible characters made visible
     env.globals["run_statuses"] = tuple(status.value for status in RunStatus)
     return env
 
 
-def local_time(value: datetime | None) -> str:
-    """A moment as people in Viet Nam read it (UTC+7), day first."""
+def local_time(value: datetime | None, zone: ZoneInfo = LOCAL_TIME) -> str:
+    """A moment as people read it where they are (Viet Nam, UTC+7, unless the agency's zone says otherwise), day
+    first."""
     if value is None:
         return "—"
-    return value.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M")
+    return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+
+@pass_context
+def _local_in_page_zone(context: Context, value: datetime | None) -> str:
+    """``| local``: in the page's zone (``zone``: the agency's on its pages, else the profile's)."""
+    zone = context.get("zone")
+    return local_time(value, zone if isinstance(zone, ZoneInfo) else LOCAL_TIME)
 
 
 @cache
@@ -75,6 +84,8 @@ def lang_of(request: Request) -> Lang:
 def render(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
     lang = lang_of(request)
     principal = optional_principal(request)
+    portal = getattr(request.app.state, "portal", None)
+    zone = portal.report_settings().zone if portal is not None else LOCAL_TIME
     page = (
         environment()
         .get_template(template)
@@ -86,6 +97,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
                 "principal": principal,
                 "csrf": principal.csrf if principal else "",
                 "path": request.url.path,
+                "zone": zone,
                 **(context or {}),
             }
         )

@@ -6,13 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from auditor import __version__
 from auditor.inventory import Inventory
 from auditor.remediate.runner import PlayResult, prepare_data_dir, run_play
 from auditor.remediate.selection import Selection
 from auditor.remediate.verify import CheckVerdict, reverify
+from auditor.reports.models import Lang
+from auditor.said import Said, said
 from auditor.service.audit import AuditService
 from auditor.store.remediations import new_remediation_id
 
@@ -27,7 +29,15 @@ class RemediationReport(BaseModel):
     applied: list[PlayResult] = []
     verify_run: str | None = None
     verdicts: list[CheckVerdict] = []
-    stopped: str | None = None  # why the rollout stopped (canary failed, not confirmed)
+    stopped: str | None = None  # why the rollout stopped (canary failed, not confirmed), in English for the record
+    _stopped_said: Said | None = PrivateAttr(default=None)  # the same, to be said in the reader's language
+
+    def stop(self, why: Said | None) -> None:
+        self._stopped_said = why
+        self.stopped = why.text("en") if why is not None else None
+
+    def stopped_text(self, lang: Lang) -> str | None:
+        return self._stopped_said.text(lang) if self._stopped_said is not None else self.stopped
 
     def outcome(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"selection", "data_dir"})
@@ -47,12 +57,12 @@ def _selection_record(selection: Selection) -> dict[str, Any]:
     }
 
 
-def _canary_failed(play: PlayResult, verdicts: list[CheckVerdict], host_name: str) -> str | None:
+def _canary_failed(play: PlayResult, verdicts: list[CheckVerdict], host_name: str) -> Said | None:
     if host_name in play.host_errors:
-        return f"canary {host_name}: {play.host_errors[host_name]}"
+        return said("err_canary_error", host=host_name, problem=play.host_errors[host_name])
     bad = [v.check_id for v in verdicts if v.host_name == host_name and v.verdict != "fixed"]
     if bad:
-        return f"canary {host_name} still fails its re-verification: {', '.join(bad)}"
+        return said("err_canary_still_fails", host=host_name, checks=", ".join(bad))
     return None
 
 
@@ -88,7 +98,7 @@ def remediate(
         if not apply:
             return report
         if not confirm():
-            report.stopped = "not confirmed after the dry run"
+            report.stop(said("err_not_confirmed"))
             status = "stopped"
             return report
         ready = [h.host_name for h in selection.runnable if h.host_name not in report.dry_run.host_errors]
@@ -104,12 +114,12 @@ def remediate(
             )
             report.verdicts.extend(verdicts)
             if index == 0 and len(batches) > 1:
-                report.stopped = _canary_failed(played, verdicts, batch[0])
+                report.stop(_canary_failed(played, verdicts, batch[0]))
                 if report.stopped:
                     status = "stopped"
                     break
         return report
     finally:
         if report.verify_run is not None:
-            store.finish_run(report.verify_run, "completed")
+            service.close_run(report.verify_run, "completed", inventory=inventory)  # closed and sealed
         store.finish_remediation(remediation_id, status, report.outcome(), report.verify_run)

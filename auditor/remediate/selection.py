@@ -11,10 +11,13 @@ from auditor.content.loader import Content
 from auditor.errors import ConfigError
 from auditor.inventory import Agency, Host, Inventory
 from auditor.remediate.units import KNOWN_PARAMS, LOCKOUT_UNITS, UNIT_PARAMS, available_units, run_order, unit_of
+from auditor.reports.models import Lang
+from auditor.said import Said, said
 from auditor.service.plan import host_inputs
 from auditor.store import Store
 
 InputValue = int | float | str | bool
+NO_PLAYBOOK_UNIT = "err_refuse_no_unit"  # the refusal of a check fixed by hand: listed apart
 
 
 class _Model(BaseModel):
@@ -28,7 +31,17 @@ class Fix(_Model):
 
 class Refusal(_Model):
     check_id: str
-    reason: str
+    reason: str  # in English, as the remediation's record keeps it
+    key: str = ""  # the same reason as a sentence of auditor/locale/cli.yml, said in the reader's language
+    values: dict[str, str] = {}
+
+    def text(self, lang: Lang) -> str:
+        return Said(self.key, self.values).text(lang) if self.key else self.reason
+
+    @classmethod
+    def of(cls, check_id: str, why: Said) -> Refusal:
+        values = {name: str(value) for name, value in why.values.items()}
+        return cls(check_id=check_id, reason=why.text("en"), key=why.key, values=values)
 
 
 class HostTarget(_Model):
@@ -67,31 +80,31 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip():
-            raise ConfigError(f"--set {pair}: expected NAME=VALUE")
+            raise ConfigError(said("err_set_pair", pair=pair))
         if name not in KNOWN_PARAMS:
-            raise ConfigError(f"--set {name}: unknown parameter (known: {', '.join(sorted(KNOWN_PARAMS))})")
+            raise ConfigError(said("err_set_unknown", name=name, known=", ".join(sorted(KNOWN_PARAMS))))
         if any(ch.isspace() or ch in "\"'\\;{}$`" for ch in value):
-            raise ConfigError(f"--set {name}: a host name or address is expected, not {value!r}")
+            raise ConfigError(said("err_set_value", name=name, value=value))
         params[name] = value.strip()
     return params
 
 
-def _host_refusal(host: Host) -> str | None:
+def _host_refusal(host: Host) -> Said | None:
     if host.key_file is None and not host.use_agent:
-        return "the controller must log in by key (key_file or use_agent) to remediate"
+        return said("err_refuse_no_key")
     if not host.sudo and host.user != "root":
-        return "remediation needs root: set sudo: true for this host"
+        return said("err_refuse_no_root")
     return None
 
 
-def _fix_refusal(host: Host, unit: str, params: Mapping[str, str]) -> str | None:
+def _fix_refusal(host: Host, unit: str, params: Mapping[str, str]) -> Said | None:
     if unit in LOCKOUT_UNITS and host.user == "root":
-        return "the controller logs in as root: turning this off would lock it out (use a personal account + sudo)"
+        return said("err_refuse_root_lockout")
     if unit in LOCKOUT_UNITS and host.password_env is not None:
-        return "the controller's account is set up with a password: key login with sudo is not proven"
+        return said("err_refuse_password_login")
     missing = [name for name in UNIT_PARAMS.get(unit, ()) if name not in params]
     if missing:
-        return "needs " + ", ".join(f"--set {name}=..." for name in missing)
+        return said("err_refuse_needs", needs=", ".join(f"--set {name}=..." for name in missing))
     return None
 
 
@@ -112,10 +125,10 @@ def build_selection(
     hosts_by_name = {host.name: host for host in agency.hosts}
     unknown_hosts = sorted(set(host_names) - set(hosts_by_name))
     if unknown_hosts:
-        raise ConfigError(f"unknown host(s) in agency {agency_id}: {', '.join(unknown_hosts)}")
+        raise ConfigError(said("err_unknown_hosts_in", agency=agency_id, hosts=", ".join(unknown_hosts)))
     unknown_checks = sorted(set(check_ids) - set(content.checks))
     if unknown_checks:
-        raise ConfigError(f"unknown check id(s): {', '.join(unknown_checks)}")
+        raise ConfigError(said("err_unknown_checks", checks=", ".join(unknown_checks)))
     values = dict(params or {})
     units = available_units(playbooks_dir)
     failed: dict[str, list[str]] = {}
@@ -133,12 +146,12 @@ def build_selection(
         blocked = _host_refusal(host)
         for check_id in sorted(failed[name]):
             unit = unit_of(content.checks.get(check_id), units)
-            why = "no playbook unit: fix by hand (see the remediation text)" if unit is None else blocked
+            why = said(NO_PLAYBOOK_UNIT) if unit is None else blocked
             why = why or _fix_refusal(host, unit or "", values)
             if why is None and unit is not None:
                 fixes.append(Fix(check_id=check_id, unit=unit))
-            else:
-                refused.append(Refusal(check_id=check_id, reason=why or ""))
+            elif why is not None:
+                refused.append(Refusal.of(check_id, why))
         targets.append(
             HostTarget(
                 agency_id=agency.id,

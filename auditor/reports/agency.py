@@ -13,10 +13,12 @@ from auditor.content.loader import Content
 from auditor.content.select import source_lines
 from auditor.content.sources import SOURCE_PREFIX
 from auditor.errors import NotFoundError
+from auditor.evaluation.expected_words import expected_in_words
 from auditor.governance.resolve import Resolved
 from auditor.inventory import Contact
 from auditor.reports.causes import PORT_CAUSE_PREFIX, group_by_cause
 from auditor.reports.diff import diff_view
+from auditor.reports.external import external_sections, imported_results, section_words
 from auditor.reports.inert import inert_bytes, inert_str
 from auditor.reports.locale import Strings, strings
 from auditor.reports.models import (
@@ -48,8 +50,8 @@ from auditor.textsafe import inert_text
 
 STDOUT_LIMIT = 600  # bytes of each evidence stdout shown in the appendix (the store keeps it whole)
 STDERR_LIMIT = 400
-COMMAND_LIMIT = 300
-OBSERVED_LIMIT = 240  # characters of a finding's observed value in its table; the appendix holds the evidence
+COMMAND_LIMIT = 120  # the command's first lines name it; the store and the evidence bundle keep it whole
+OBSERVED_LIMIT = 160  # bytes of a finding's observed value in its table; the appendix holds the evidence
 DEFAULT_FRAMEWORK = "TCVN 11930:2017"
 _STATUS_RANK = {"error": 0, "fail": 1}
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -142,14 +144,18 @@ def build_agency_report(
     t = strings(lang)
     texts = CheckTexts(content, lang)
     resolved = store.resolved_findings(findings, as_of or moment)
-    assessment = assess(run, agency_id, own_hosts, findings, resolved, catalogue, lang, t, content)
+    in_effect = imported_results(store, agency_id, as_of or moment, exclude_run=run.id)  # auditor import
+    imported, imported_keys = list(in_effect.rows), list(in_effect.judged)
+    assessment = assess(
+        run, agency_id, own_hosts, findings, resolved, catalogue, lang, t, content, external=imported_keys
+    )
     failing = [f for f in findings if effective_status(f, resolved) in FAILING]
     causes = group_by_cause(failing, content)  # the same grouping as assessment.causes
     finding_views = _finding_views(causes, resolved, catalogue, content, texts)
     plan = fix_plan(
         assessment,
         causes,
-        resolved_keys(findings, resolved),
+        [*resolved_keys(findings, resolved), *imported_keys],
         catalogue,
         {v.cause: (v.title, v.steps, v.playbook) for v in finding_views},
         settings,
@@ -184,6 +190,8 @@ def build_agency_report(
         ),
         evidence=_evidence(store, failing, content),
         diff=_diff(store, run, agency_id, texts),
+        external=external_sections(store, imported, catalogue.framework, lang, settings.timezone),
+        external_words=section_words(lang),
     )
 
 
@@ -273,7 +281,8 @@ def _affected_rows(
     merged: dict[tuple[str, ...], list[FindingRow]] = {}
     for r in rows:
         status, note = effective_status(r, resolved), resolved_note(resolved.get(r.id), texts.lang)
-        expected = r.expected_text.get(texts.lang) if r.expected_text else r.expected
+        words = expected_in_words(r, texts.content)  # never the notation: that is for machines
+        expected = words.get(texts.lang) if words else ""
         reason = r.reason_vi if texts.lang == "vi" else r.reason_en
         merged.setdefault((r.check_id, status, note, r.observed, expected, reason), []).append(r)
     return tuple(

@@ -36,6 +36,7 @@ class ClauseView(_View):
     errors: int
     waived: int
     pending: int
+    sources: tuple[str, ...] = ()  # what evidences it: "auditor" and/or "external:<tool>" (imported results)
 
 
 class GroupView(_View):
@@ -219,6 +220,7 @@ class AgencyAssessment(_View):
     results_failed_by_scope: dict[str, int] = {}  # results_failed split by check scope: host (SSH), network
     causes: tuple[str, ...] = ()  # causes to fix: failing checks, exposure checks merged into one per port
     targets_total: int = 0  # every target of the agency: servers, websites, network services, its documents
+    sources: tuple[str, ...] = ()  # what evidences its clauses: "auditor" and/or "external:<tool>" (auditor import)
 
 
 class FixAction(_View):
@@ -240,6 +242,28 @@ class FixPlan(_View):
     actions: tuple[FixAction, ...]
     already_good_groups: tuple[str, ...]  # requirement groups every clause of which is met
     already_good_clauses: int  # clauses met (all groups)
+
+
+class ExternalResultView(_View):
+    """A mapped failure or error another tool reported (auditor import)."""
+
+    check_id: str
+    status: str
+    severity: str
+    clauses: tuple[str, ...]
+    observed: str
+    reason: str
+
+
+class ExternalSectionView(_View):
+    """One import of one tool for one host, as the agency report lists it."""
+
+    source: str  # external:<tool>
+    run_id: str
+    host_name: str
+    summary: str
+    failing_total: int
+    results: tuple[ExternalResultView, ...]
 
 
 class AgencyReport(_View):
@@ -265,6 +289,8 @@ class AgencyReport(_View):
     manual_items: tuple[ManualItemView, ...]
     evidence: tuple[EvidenceView, ...]
     diff: DiffView | None
+    external: tuple[ExternalSectionView, ...] = ()  # results of other tools in effect (auditor import)
+    external_words: dict[str, str] = {}  # the block's headings in the report's language
 
 
 class TrendPoint(_View):
@@ -308,3 +334,4 @@ class SummaryReport(_View):
     report_year: int
     reporting_deadline: datetime  # the next yearly reporting date after generated_at (profile input)
     timezone: str = "Asia/Ho_Chi_Minh"
+    source_words: dict[str, str] = {}  # imported sources the agencies' verdicts rest on (external:<tool>), in words

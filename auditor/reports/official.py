@@ -19,11 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from auditor.content.loader import Content
 from auditor.errors import NotFoundError
 from auditor.governance.resolve import ClauseState, VerdictOutcome
-from auditor.reports.models import AgencyAssessment, ClauseView, SummaryReport
+from auditor.reports.external import imported_results, imported_sources, source_words
+from auditor.reports.models import SEVERITY_ORDER, AgencyAssessment, ClauseView, SummaryReport
 from auditor.reports.official_settings import Issuer, OfficialSettings
 from auditor.reports.rollup import effective_status, failing_by_check
 from auditor.reports.summary import build_summary_report
-from auditor.store import Store
+from auditor.store import FindingRow, Store
 from auditor.vocabulary import Status
 
 MAX_RUNS = 100_000  # every run of the store is looked at; a year holds a few dozen at most
@@ -168,7 +169,35 @@ def _open_issues(
         check = content.checks.get(item.check_id)
         title = check.title.vi if check is not None else item.check_id
         issues.append((title, item.severity, len({f.host_name for f in item.findings})))
-    return issues
+    issues += _imported_issues(store, assessment, framework, moment)
+    return sorted(issues, key=lambda issue: SEVERITY_ORDER.index(issue[1]))  # stable: the auditor's own first
+
+
+def _imported_issues(
+    store: Store, assessment: AgencyAssessment, framework: str, moment: datetime
+) -> list[tuple[str, str, int]]:
+    """Imported results (auditor import) that fail a clause of ``framework``, one issue per tool naming it: the
+    tools' own rule ids mean nothing to the report's readers, and the agency report lists them."""
+    imported = imported_results(store, assessment.agency_id, moment, exclude_run=assessment.run_id)
+    failed = {r.finding_id for r in imported.judged if r.status is Status.failed}
+    by_source: dict[str, list[FindingRow]] = {}
+    for row in imported.rows:
+        if row.id in failed and any(r.framework == framework for r in row.requirements):
+            by_source.setdefault(row.source or "", []).append(row)
+    return [
+        (
+            _t("imported_issue", n=len(rows), source=source_words(source, "vi")),
+            min((r.severity.value for r in rows), key=SEVERITY_ORDER.index),
+            len({r.host_name for r in rows}),
+        )
+        for source, rows in sorted(by_source.items())
+    ]
+
+
+def _imported_note(assessment: AgencyAssessment) -> list[str]:
+    """The sentence naming the other tools whose imported results the verdict counts, when there are any."""
+    sources = imported_sources(assessment.sources)
+    return [_t("agency_imported", sources="; ".join(source_words(s, "vi") for s in sources))] if sources else []
 
 
 def _table_issues(issues: Sequence[tuple[str, str, int]]) -> str:
@@ -321,6 +350,7 @@ def _yearly_results(
             notes.append(_t("agency_unreachable", n=agency.hosts_error))
         if agency.waived:
             notes.append(_t("agency_waived", n=agency.waived))
+        notes += _imported_note(agency)
         states.append(Paragraph(text=f"{_item_label(index)}) {sentence} {' '.join(notes)}"))
     blocks.append(Paragraph(text=_t("table_caption"), style="caption"))
     blocks.append(Paragraph(text=_t("table_unit"), style="unit"))
@@ -341,7 +371,7 @@ def _yearly_results(
                 )
             ),
             rows=tuple(rows),
-            widths_mm=(8, 27, 20, 13, 13, 13, 13, 36, 22),
+            widths_mm=(12, 25, 18, 15, 15, 15, 15, 28, 22),
             centred=(0, 3, 4, 5, 6, 8),
         )
     )
@@ -441,6 +471,7 @@ def _agency_results(
                 not_evaluated=clauses.not_evaluated,
             )
         ),
+        *(Paragraph(text=note) for note in _imported_note(assessment)),
         Paragraph(text=_t("agency_table_caption"), style="caption"),
         Paragraph(text=_t("table_unit"), style="unit"),
     ]
@@ -463,7 +494,7 @@ def _agency_results(
         Table(
             header=tuple(_t(key) for key in header_keys),
             rows=tuple(rows),
-            widths_mm=(10, 65, 18, 18, 18, 18, 18),
+            widths_mm=(12, 63, 18, 18, 18, 18, 18),
             centred=(0, 2, 3, 4, 5, 6),
         )
     )

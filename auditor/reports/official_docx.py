@@ -25,6 +25,7 @@ BODY_PT = 14
 HEAD_PT = 13  # the number, the motto's words, the page number
 ISSUER_PT = 12  # the issuing body and its parent body, the nation's name
 TABLE_PT = 11
+CELL_MARGIN_TWIPS = 68  # 1.2 mm
 NOTE_PT = 12  # the unit line above a table
 RECIPIENTS_PT = 11
 RECIPIENTS_HEADING_PT = 12
@@ -146,13 +147,36 @@ def _top_border(paragraph: DocxParagraph) -> None:
     paragraph._p.get_or_add_pPr().append(borders)
 
 
+def _fixed_columns(table: DocxTable, widths_mm: tuple[float, ...]) -> None:
+    """Fix every column's width in the table grid and in each cell: Word reads the cells,
+    LibreOffice the grid, and either falls back to equal columns when its source is unset."""
+    table.autofit = False
+    layout = OxmlElement("w:tblLayout")
+    layout.set(qn("w:type"), "fixed")
+    table._tbl.tblPr.append(layout)
+    for column, width in zip(table.columns, widths_mm, strict=True):
+        column.width = Mm(width)
+        for cell in column.cells:
+            cell.width = Mm(width)
+
+
+def _narrow_cell_margins(table: DocxTable) -> None:
+    """1.2 mm either side instead of Word's 1.9 mm, so headings such as "Không" fit a 15 mm column."""
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        margin = OxmlElement(f"w:{side}")
+        margin.set(qn("w:w"), str(CELL_MARGIN_TWIPS))
+        margin.set(qn("w:type"), "dxa")
+        margins.append(margin)
+    table._tbl.tblPr.append(margins)
+
+
 def _layout_table(doc: DocxDocument, widths_mm: tuple[float, ...]) -> DocxTable:
     """A borderless table used for layout (heading and closing blocks), fixed column widths."""
     table = doc.add_table(rows=1, cols=len(widths_mm))
-    table.autofit = False
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for cell, width in zip(table.rows[0].cells, widths_mm, strict=True):
-        cell.width = Mm(width)
+    _fixed_columns(table, widths_mm)
+    for cell in table.rows[0].cells:
         cell.paragraphs[0]._p.getparent().remove(cell.paragraphs[0]._p)  # start empty: add_paragraph fills it
     return table
 
@@ -217,15 +241,15 @@ def _paragraph(doc: DocxDocument, block: Paragraph) -> None:
 def _table(doc: DocxDocument, block: Table) -> None:
     table = doc.add_table(rows=1 + len(block.rows), cols=len(block.header))
     table.style = doc.styles["Table Grid"]
-    table.autofit = False
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    _fixed_columns(table, block.widths_mm)
+    _narrow_cell_margins(table)
     header = table.rows[0]
     repeat = OxmlElement("w:tblHeader")  # the header row is repeated on every page the table spans
     repeat.set(qn("w:val"), "true")
     header._tr.get_or_add_trPr().append(repeat)
     for row_index, values in enumerate((block.header, *block.rows)):
         for column, (cell, value) in enumerate(zip(table.rows[row_index].cells, values, strict=True)):
-            cell.width = Mm(block.widths_mm[column])
             paragraph = cell.paragraphs[0]
             _spacing(paragraph, before=2, after=2)
             centred = row_index == 0 or column in block.centred

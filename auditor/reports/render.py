@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -12,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from auditor.errors import AuditorError
+from auditor.reports.agency import COMMAND_LIMIT, STDOUT_LIMIT
 from auditor.reports.locale import strings
 from auditor.reports.models import AgencyReport, SummaryReport
 from auditor.reports.timing import DEFAULT_TIMEZONE, local
@@ -42,7 +45,18 @@ def environment() -> Environment:
     env.filters["when"] = _when
     env.filters["day"] = _day
     env.filters["utc_offset"] = _utc_offset
+    env.filters["breakable"] = breakable
     return env
+
+
+_BREAK_AFTER = re.compile(r"(?<=[,;])(?=\S)|(?<=://)(?=\S)")
+
+
+def breakable(value: str) -> Markup:
+    """Escaped text with a line-break opportunity (<wbr>) after each comma or semicolon that no space follows, so
+    a list written without spaces (a cipher suite list) wraps between its items instead of inside one, and after
+    the "://" of a target such as tcp://10.200.3.2:2222, so the address after it stays whole on its line."""
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(value))
 
 
 _FORMATS = {"vi": ("%d/%m/%Y %H:%M", "%d/%m/%Y"), "en": ("%Y-%m-%d %H:%M", "%Y-%m-%d")}
@@ -79,7 +93,11 @@ def _utc_offset(context: Context, value: datetime) -> str:
 
 def render_html(report: AgencyReport | SummaryReport) -> str:
     template = environment().get_template(TEMPLATES[report.kind])
-    context: dict[str, Any] = {"report": report, "t": strings(report.lang).table}
+    context: dict[str, Any] = {
+        "report": report,
+        "t": strings(report.lang).table,
+        "evidence_limits": {"stdout": STDOUT_LIMIT, "command": COMMAND_LIMIT},
+    }
     return template.render(context)
 
 

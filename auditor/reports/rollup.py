@@ -93,6 +93,8 @@ def resolved_keys(findings: Sequence[FindingRow], resolved: Mapping[int, Resolve
             check_id=f.check_id,
             raw_status=f.status,
             status=f.status,
+            source=f.source,
+            requirements=f.requirements if f.source else (),
         )
         for f in findings
     ]
@@ -108,6 +110,7 @@ def assess(
     lang: Lang,
     strings: Strings,
     content: Content,
+    external: Sequence[Resolved] = (),
 ) -> AgencyAssessment:
     """The roll-up of one agency's targets and findings in one run against one catalogue: every figure the
     reports show is read from it.
@@ -117,7 +120,7 @@ def assess(
     own_hosts = [h for h in hosts if h.agency_id == agency_id]
     own = [f for f in findings if f.agency_id == agency_id]
     keyed = resolved_keys(own, resolved)
-    judged = judge_agency(agency_id, catalogue, keyed)
+    judged = judge_agency(agency_id, catalogue, [*keyed, *external])  # imported results evidence clauses too
     headings = {clause.id: clause.heading.get(lang) for clause in catalogue.clauses}
     clauses = tuple(
         ClauseView(
@@ -130,6 +133,7 @@ def assess(
             waived=c.waived,
             pending=c.awaiting,
             findings=c.findings,
+            sources=c.sources,
         )
         for c in sorted(judged.clauses, key=lambda c: clause_key(c.clause))
     )
@@ -170,6 +174,7 @@ def assess(
         results_failed_by_scope={scope: by_scope.get(scope, 0) for scope in ("host", "network")},
         causes=tuple(group_by_cause(failing_rows, content)),
         targets_total=len(own_hosts),
+        sources=tuple(sorted({source for c in judged.clauses for source in c.sources})),
     )
 
 

@@ -10,6 +10,7 @@ from auditor.content.loader import Content
 from auditor.errors import NotFoundError
 from auditor.governance.resolve import VerdictOutcome
 from auditor.reports.agency import pick_catalogue
+from auditor.reports.external import imported_results, imported_sources, source_words
 from auditor.reports.locale import strings
 from auditor.reports.models import (
     FAILING,
@@ -57,7 +58,10 @@ def build_summary_report(
         resolved = store.resolved_findings(findings, as_of or moment)
         assessments = []
         for agency_id in sorted({h.agency_id for h in hosts}):
-            assessment = assess(run, agency_id, hosts, findings, resolved, catalogue, lang, t, content)
+            imported = imported_results(store, agency_id, as_of or moment, exclude_run=run.id)  # as the agency report
+            assessment = assess(
+                run, agency_id, hosts, findings, resolved, catalogue, lang, t, content, external=imported.judged
+            )
             assessments.append(assessment)
             latest[agency_id] = assessment  # runs are in time order: the last one wins
             latest_findings[agency_id] = [
@@ -84,6 +88,7 @@ def build_summary_report(
         recurring=recurring_failures(latest_findings, content, lang),
         report_year=deadline.year,
         reporting_deadline=deadline,
+        source_words={s: source_words(s, lang) for a in agencies for s in imported_sources(a.sources)},
     )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from auditor.content.checks import Profile
 from auditor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from auditor.inventory import Agency
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -29,7 +33,7 @@ class ReportSettings(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Asia"
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Ho_Chi_Minh)") from None
         return value
 
@@ -89,6 +93,15 @@ def report_settings(profile: Profile, overrides: dict[str, int | float | str | b
         return ReportSettings.model_validate(raw)
     except ValueError as exc:
         raise ConfigError(f"profile {profile.id}: report inputs: {exc}") from None
+
+
+def agency_report_settings(profile: Profile, agency: Agency | None) -> ReportSettings:
+    """The report settings of one agency: the profile's, the agency's input overrides applied, in the agency's own
+    time zone when the inventory gives one (``None``: an agency the inventory does not list: the profile's)."""
+    if agency is None:
+        return report_settings(profile)
+    settings = report_settings(profile, agency.inputs)
+    return settings.model_copy(update={"timezone": agency.timezone}) if agency.timezone else settings
 
 
 def local(value: datetime, zone: ZoneInfo) -> datetime:

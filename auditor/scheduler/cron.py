@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
 
 from auditor.errors import ConfigError
+from auditor.said import Said, said
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
-FIELDS = "minute hour day-of-month month day-of-week"
+FIELDS = "minute hour day-of-month month day-of-week"  # as the messages (err_cron_*) name them
 ALIASES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 _PROBE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -21,19 +22,19 @@ def validate_cron(expression: str) -> str:
     fields = expression.split()
     shown = " ".join(fields)
     if not fields:
-        raise ConfigError(f"empty cron expression: give five fields ({FIELDS}), e.g. '0 2 * * 1'")
+        raise ConfigError(said("err_cron_empty"))
     if fields[0].startswith("@"):
         if len(fields) != 1 or fields[0].lower() not in ALIASES:
-            raise ConfigError(f"cron {shown!r}: unknown shortcut (known: {', '.join(sorted(ALIASES))})")
+            raise ConfigError(said("err_cron_shortcut", cron=shown, known=", ".join(sorted(ALIASES))))
         return fields[0].lower()
     if len(fields) != 5:
-        raise ConfigError(f"cron {shown!r}: {len(fields)} fields, expected five ({FIELDS}), e.g. '0 2 * * 1'")
+        raise ConfigError(said("err_cron_count", cron=shown, count=len(fields)))
     try:
         croniter(shown, _PROBE).get_next(datetime)
     except CroniterBadDateError:
-        raise ConfigError(f"cron {shown!r}: this date never occurs (e.g. 30 February)") from None
+        raise ConfigError(said("err_cron_never", cron=shown)) from None
     except (CroniterBadCronError, CroniterError, ValueError, KeyError) as exc:
-        raise ConfigError(f"cron {shown!r}: {_reason(exc)}; the five fields are {FIELDS}, e.g. '0 2 * * 1'") from None
+        raise ConfigError(said("err_cron_bad", cron=shown, reason=_reason(exc))) from None
     return shown
 
 
@@ -45,9 +46,7 @@ def validate_timezone(name: str) -> str:
             raise ValueError(cleaned)
         ZoneInfo(cleaned)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(
-            f"unknown timezone {name!r}: give an IANA name such as {DEFAULT_TIMEZONE} or Europe/Paris"
-        ) from None
+        raise ConfigError(said("err_timezone", zone=name, example=DEFAULT_TIMEZONE)) from None
     return cleaned
 
 
@@ -74,10 +73,10 @@ def due_slot(cron: str, timezone: str, since: datetime, now: datetime) -> dateti
     return latest_slot(cron, timezone, now)
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: Exception) -> Said:
     text = str(exc).strip()
     if "out of range" in text:
-        return "a value is out of range"
+        return said("err_cron_range")
     if "step" in text:
-        return text.split("] ", 1)[-1]
-    return "a field holds a value cron does not know"
+        return said("err_cron_step", detail=text.split("] ", 1)[-1])
+    return said("err_cron_field")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import ConfigError
+from auditor.said import said
 from auditor.scheduler.cron import DEFAULT_TIMEZONE, next_slot, validate_cron, validate_timezone
 from auditor.vocabulary import Only
 
@@ -42,7 +43,7 @@ def parse_only(value: str | None) -> Only | None:
     try:
         return Only(value.strip())
     except ValueError:
-        raise ConfigError(f"unknown agent {value!r}: give one of {', '.join(o.value for o in Only)}") from None
+        raise ConfigError(said("err_unknown_agent", agent=value, known=", ".join(o.value for o in Only))) from None
 
 
 def schedule_spec(
@@ -53,7 +54,8 @@ def schedule_spec(
     if agency in ("", ALL_AGENCIES):
         agency = ""
     elif agency not in known:
-        raise ConfigError(f"unknown agency {agency!r} (known: {', '.join(sorted(known)) or 'none'})")
+        listed = ", ".join(sorted(known)) or said("known_none")
+        raise ConfigError(said("err_unknown_agency", agency=agency, known=listed))
     return ScheduleSpec(
         cron=validate_cron(cron),
         timezone=validate_timezone(timezone or DEFAULT_TIMEZONE),

@@ -39,7 +39,9 @@ from auditor.service.plan import AuditPlan, HostPlan, NetworkPlan, plan_audit
 from auditor.vocabulary import Only, RunEndReason, RunId, RunStatus, Status
 
 if TYPE_CHECKING:
+    from auditor.evidence_chain.sealing import ChainSealer
     from auditor.store import Store
+    from auditor.zones.dispatch import ZoneDispatcher
 
 log = logging.getLogger(__name__)
 ERROR_SUMMARY_LIMIT = 300  # characters of an error kept with a target or a run
@@ -86,6 +88,7 @@ class AuditOptions(BaseModel):
 
 
 CollectorFactory = Callable[[AuditOptions], Collector]
+ZoneDispatcherFactory = Callable[[AuditOptions], "ZoneDispatcher"]
 NetworkObserver = Callable[[NetworkPlan, AuditOptions, Mapping[str, InsideView]], Iterable[tuple[Agency, HostResult]]]
 
 
@@ -106,15 +109,21 @@ class AuditService:
         *,
         collector: CollectorFactory = ssh_collector,
         network: NetworkObserver | None = None,
+        sealer: ChainSealer | None = None,
+        zones: ZoneDispatcherFactory | None = None,
     ) -> None:
         """``store`` is a Store, or what opens one: then it is opened when a run first needs it, after
         that run's first hosts have started, so that opening it (and loading the database layer)
-        overlaps their work instead of delaying it."""
+        overlaps their work instead of delaying it. ``sealer`` signs each closed run's manifest into the
+        chain (by default with the installation key, when one is configured). ``zones`` sends the hosts that
+        have a zone to their zone's workers (by default through the broker of ``$AUDITOR_BROKER_URL``)."""
         self._store: Store | None = None if callable(store) else store
         self._open_store = store if callable(store) else None
         self.content = content
         self._collector = collector
         self._network = network or self._observe_network
+        self._sealer = sealer
+        self._zones = zones
 
     @property
     def store(self) -> Store:
@@ -162,12 +171,14 @@ class AuditService:
         plan = self.plan(scope)
         emit = on_event or (lambda _event: None)
         started = _StartedHosts(emit)
-        pool = HostPool(plan.hosts, self._collector(options), options.concurrency, started.host) if plan.hosts else None
+        collector = self._collector_for(plan, options) if plan.hosts else None
+        pool = HostPool(plan.hosts, collector, options.concurrency, started.host) if collector is not None else None
         try:
             run_id = options.append_to or self.store.start_run(
                 __version__, self.content.version, scope.inventory_sha256, self._recorded_options(scope, options)
             )
         except BaseException:
+            _bind_run(collector, None)
             if pool is not None:
                 pool.abandon()
             raise
@@ -182,22 +193,58 @@ class AuditService:
             )
         )
         started.recorded(run_id)
+        _bind_run(collector, run_id)
         try:
             tally.interrupted = self._run(run_id, plan, pool, options, tally, emit)
         except BaseException as exc:
             if pool is not None:
                 pool.abandon()
             if self._closes(options):
-                self._close_broken(run_id, exc)
+                self._close_broken(run_id, exc, scope.inventory)
             raise
         status = _final_status(tally)
         if self._closes(options):
             detail = RunEndReason.stopped_by_user.value if status is RunStatus.interrupted else None
-            status = self.store.finish_run(run_id, status, detail)
+            status = self.close_run(run_id, status, detail, scope.inventory)
         emit(RunFinished(run_id=run_id, status=status, tally=tally))
         return run_id
 
-    def _close_broken(self, run_id: str, exc: BaseException) -> None:
+    def _collector_for(self, plan: AuditPlan, options: AuditOptions) -> Collector:
+        """The run's collector: the local one, behind zone dispatch when a planned host has a zone (a broker
+        that is not configured is a ConfigError here, before anything is recorded)."""
+        local = self._collector(options)
+        if all(host_plan.host.zone is None for host_plan in plan.hosts):
+            return local
+        from auditor.zones.dispatch import ZoneCollector, celery_dispatcher
+
+        dispatcher = self._zones(options) if self._zones is not None else celery_dispatcher()
+        return ZoneCollector(
+            local,
+            dispatcher,
+            connect_timeout_s=options.connect_timeout_s,
+            deadline_s=options.deadline_s,
+            run_id=options.append_to,
+        )
+
+    def close_run(
+        self, run_id: str, status: RunStatus | str, detail: str | None = None, inventory: Inventory | None = None
+    ) -> RunStatus:
+        """Close a run with its final status and seal its manifest; returns the status recorded. Callers that
+        left a run open (re-verification in batches) close it here too, so every closed run is sealed."""
+        final = self.store.finish_run(run_id, status, detail)
+        self._seal(run_id, inventory)
+        return final
+
+    def _seal(self, run_id: str, inventory: Inventory | None) -> None:
+        """The run's signed manifest; never fails the run (an error is logged, the run stays recorded)."""
+        from auditor.evidence_chain.sealing import ChainSealer, seal_quietly
+
+        if self._sealer is None:
+            self._sealer = ChainSealer()
+        sealer = self._sealer
+        seal_quietly(lambda: sealer.seal_run(self.store, run_id, self.content, inventory))
+
+    def _close_broken(self, run_id: str, exc: BaseException, inventory: Inventory | None = None) -> None:
         """End a run that broke: interrupted on Ctrl-C, failed otherwise, with the reason. Finished targets stay
         stored. When even this cannot be written (the database is gone), the run stays open and the original
         error is what the caller sees."""
@@ -209,6 +256,8 @@ class AuditService:
             self.store.finish_run(run_id, status, detail)
         except Exception:
             log.exception("cannot close run %s as %s", run_id, status.value)
+            return
+        self._seal(run_id, inventory)
 
     @staticmethod
     def _closes(options: AuditOptions) -> bool:
@@ -233,13 +282,16 @@ class AuditService:
         inside: dict[str, InsideView] = {}
         inside_sources = plan.network.inside if plan.network else ()
 
-        def host_done(host_plan: HostPlan, result: HostResult) -> None:
-            record(host_plan.agency, result)
-            view = _inside_view(result, inside_sources)
-            if view is not None:
-                inside[view.address] = view
+        def hosts_done(batch: list[tuple[HostPlan, HostResult]]) -> None:
+            items = [(host_plan.agency, self._with_requirements(result)) for host_plan, result in batch]
+            for result in self._save_all(run_id, items):
+                tally.add(result)
+                emit(finished_event(run_id, result))
+                view = _inside_view(result, inside_sources)
+                if view is not None:
+                    inside[view.address] = view
 
-        if pool is not None and pool.deliver(host_done):
+        if pool is not None and pool.deliver_batches(hosts_done):
             return True
         if plan.network is not None:
             try:
@@ -248,6 +300,20 @@ class AuditService:
             except KeyboardInterrupt:
                 return True
         return False
+
+    def _save_all(self, run_id: str, items: list[tuple[Agency, HostResult]]) -> list[HostResult]:
+        """Store the hosts that finished since the last commit in one transaction; returns what was stored.
+        When the store refuses that transaction, each is stored on its own (``_save``): a refused result
+        still costs its own target only."""
+        from sqlalchemy.exc import SQLAlchemyError  # loaded with the store by now
+
+        if len(items) > 1:
+            try:
+                self.store.save_host_results(run_id, items)
+                return [result for _, result in items]
+            except (StoreError, SQLAlchemyError, ValueError):
+                pass  # rolled back: found out below which one the store refuses
+        return [self._save(run_id, agency, result) for agency, result in items]
 
     def _save(self, run_id: str, agency: Agency, result: HostResult) -> HostResult:
         """Store one target; returns what was stored. A result the store refuses (StoreError, a database error,
@@ -331,6 +397,13 @@ class _StartedHosts:
             waiting, self._waiting = self._waiting, []
         for plan in waiting:
             self._emit(_host_started(run_id, plan))
+
+
+def _bind_run(collector: Collector | None, run_id: str | None) -> None:
+    """Tell a zone collector the run's id (its tasks are named after it), or that there will be none."""
+    bind = getattr(collector, "bind_run", None)
+    if bind is not None:
+        bind(run_id)
 
 
 def _host_started(run_id: str, plan: HostPlan) -> HostStarted:

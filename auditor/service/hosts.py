@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import queue
 import socket
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -92,9 +94,14 @@ def _finished_or_interrupted(future: Future[HostResult], plan: HostPlan) -> Host
     return error_result(plan, "interrupted", "run interrupted", _now())
 
 
+BATCH_MAX = 64  # finished hosts handed over at once, at most (one transaction in the store)
+_ROOM_POLL_S = 0.5  # how often a worker waiting for room looks whether the run was abandoned
+
+
 class HostPool:
     """Audits the planned hosts, at most ``concurrency`` at once, from the moment it is made; the caller
-    takes the results with ``deliver`` (and can do other work meanwhile, such as recording the run)."""
+    takes the results with ``deliver`` or ``deliver_batches`` (and can do other work meanwhile, such as
+    recording the run)."""
 
     def __init__(
         self,
@@ -103,32 +110,70 @@ class HostPool:
         concurrency: int,
         on_started: Callable[[HostPlan], None] | None = None,
     ) -> None:
+        # Hosts under way plus results not yet handed over, at most: when the caller (the store) falls behind,
+        # workers wait instead of piling finished results up in memory.
+        self._room = threading.Semaphore(max(1, concurrency) + BATCH_MAX)
+        self._abandoned = threading.Event()
+
         def work(plan: HostPlan) -> HostResult:
+            while not self._room.acquire(timeout=_ROOM_POLL_S):
+                if self._abandoned.is_set():
+                    return error_result(plan, "interrupted", "run interrupted", _now())
             if on_started is not None:
                 on_started(plan)
             return audit_host(plan, collector)
 
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="audit")
-        self._pending: dict[Future[HostResult], HostPlan] = {self._pool.submit(work, plan): plan for plan in plans}
+        self._finished: queue.SimpleQueue[Future[HostResult]] = queue.SimpleQueue()
+        self._pending: dict[Future[HostResult], HostPlan] = {}
+        for plan in plans:
+            future = self._pool.submit(work, plan)
+            self._pending[future] = plan
+            future.add_done_callback(self._finished.put)  # each future once, whatever the fleet's size
 
     def deliver(self, on_finished: Callable[[HostPlan, HostResult], None]) -> bool:
-        """Hand each result to ``on_finished`` in this thread as its host finishes; True when interrupted.
+        """Hand each result to ``on_finished`` in this thread as its host finishes; True when interrupted."""
 
-        On KeyboardInterrupt, hosts not yet finished are handed over as ``interrupted`` errors and the
-        pool is left without waiting for them, so a crash or kill later keeps what was stored.
+        def each(batch: list[tuple[HostPlan, HostResult]]) -> None:
+            for plan, result in batch:
+                on_finished(plan, result)
+
+        return self.deliver_batches(each)
+
+    def deliver_batches(
+        self, on_batch: Callable[[list[tuple[HostPlan, HostResult]]], None], max_batch: int = BATCH_MAX
+    ) -> bool:
+        """Hand the results to ``on_batch`` in this thread: each time, every host that finished since the last
+        call (at most ``max_batch``), never waiting for more; True when interrupted.
+
+        On KeyboardInterrupt, hosts not yet handed over are handed over as ``interrupted`` errors (those that
+        had finished, with their results) and the pool is left without waiting for them, so a crash or kill
+        later keeps what was stored.
         """
         try:
-            for future in as_completed(self._pending):
-                result = future.result()
-                on_finished(self._pending.pop(future), result)
+            while self._pending:
+                batch = [self._finished.get()]
+                while len(batch) < max_batch and not self._finished.empty():
+                    batch.append(self._finished.get())
+                broken = [future for future in batch if future.exception() is not None]
+                handed = [(self._pending.pop(future), future.result()) for future in batch if future not in broken]
+                if handed:
+                    on_batch(handed)
+                for _ in batch:
+                    self._room.release()
+                if broken:  # a worker raised (Ctrl-C in a worker): raised here, after what finished was handed over
+                    broken[0].result()
         except KeyboardInterrupt:
             self.abandon()
-            for future, plan in self._pending.items():
-                on_finished(plan, _finished_or_interrupted(future, plan))
+            left = [(plan, _finished_or_interrupted(future, plan)) for future, plan in self._pending.items()]
+            self._pending.clear()
+            for start in range(0, len(left), max_batch):
+                on_batch(left[start : start + max_batch])
             return True
         self._pool.shutdown(wait=True)
         return False
 
     def abandon(self) -> None:
         """Start no more hosts and do not wait for those under way (what they find is not kept)."""
+        self._abandoned.set()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from auditor.collectors.ssh.script import shell_quote
 from auditor.content.checks import Check, NetworkProbe, Probe, Profile
@@ -27,10 +27,14 @@ class HostPlan:
     to_probe: tuple[Check, ...]  # their probes (and the sources they read) travel in the host's one script
     decided: tuple[Finding, ...]  # not applicable (role, OS hint) or manual: nothing to send
     sources: tuple[Source, ...] = ()  # shared sources collected once on this host
+    # The requests, when built once for every host that shares this plan (see plan_audit).
+    prepared: tuple[ProbeRequest, ...] | None = field(default=None, repr=False, compare=False)
 
     def requests(self) -> list[ProbeRequest]:
         """One request per shared source and per check with its own command."""
-        requests = [source.request() for source in self.sources]
+        if self.prepared is not None:
+            return list(self.prepared)
+        requests = [source.request(self.inputs) for source in self.sources]
         for check in self.to_probe:
             probe = check.probe
             if isinstance(probe, Probe) and probe.command is not None:
@@ -85,11 +89,14 @@ def agency_inputs(agency: Agency, profile: Profile) -> Inputs:
 
 
 def host_inputs(agency: Agency, host: Host, profile: Profile) -> Inputs:
-    """The agency's inputs plus `host_allowed_ports`: admin ports and the ports of the host's roles."""
+    """The agency's inputs plus `host_allowed_ports` (admin ports and the ports of the host's roles) and
+    `host_audit_account` (the account the audit logs in with, which may hold passwordless sudo)."""
     inputs = agency_inputs(agency, profile)
     names = ["allowed_ports_admin", *(f"allowed_ports_{role}" for role in host.roles)]
     ports = [port.strip() for name in names for port in str(inputs.get(name, "")).split(",") if port.strip()]
     inputs["host_allowed_ports"] = ",".join(dict.fromkeys(ports))
+    if "host_audit_account" in profile.inputs:
+        inputs["host_audit_account"] = host.user
     return inputs
 
 
@@ -218,12 +225,20 @@ def plan_audit(
     )
     hosts: list[HostPlan] = []
     if only in (None, Only.ssh):
-        hosts = [
-            plan_host(
-                agency, host, _checks_of(host.name, checks, host_checks), profile, sources=sources, also_collect=inside
-            )
-            for agency, host in selected
-        ]
+        # What a host's plan holds depends on its agency, roles, OS hint and login account (the sudo checks read
+        # it) only (and, re-verifying, its own checks): hosts alike share one plan's checks, decided findings and
+        # requests, so a fleet of a thousand
+        # hosts plans a few dozen times and keeps one copy of each.
+        shared: dict[tuple[object, ...], HostPlan] = {}
+        for agency, host in selected:
+            key = (agency.id, host.roles, host.os_family, host.user, host.name if host_checks else None)
+            template = shared.get(key)
+            if template is None:
+                own = _checks_of(host.name, checks, host_checks)
+                template = plan_host(agency, host, own, profile, sources=sources, also_collect=inside)
+                template = replace(template, prepared=tuple(template.requests()))
+                shared[key] = template
+            hosts.append(replace(template, host=host))
     # Manual items belong to a whole audit of agencies: not to a few hosts, nor to one network agent alone.
     whole = not host_names and only in (None, Only.ssh)
     agency_plans = [plan_agency(agency, checks) for agency in agencies] if whole else []

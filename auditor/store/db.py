@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 from auditor.errors import StoreError
+from auditor.said import said
 from auditor.store.store import Store
 
 # The newest revision in migrations/versions/ (tests check it against Alembic): a store already at it
 # opens without loading Alembic at all.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0009"
 DEFAULT_URL = "sqlite:///auditor.db"  # relative: the current working directory
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -43,11 +44,11 @@ def normalize_url(url: str | None) -> URL:
     try:
         parsed = make_url(raw)
     except (ArgumentError, ValueError):
-        raise StoreError(f"not a valid database URL: {mask_url(raw)}") from None
+        raise StoreError(said("err_db_url", url=mask_url(raw))) from None
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
-        raise StoreError(f"unsupported database {parsed.get_backend_name()!r} (use sqlite:/// or postgresql://)")
+        raise StoreError(said("err_db_backend", backend=parsed.get_backend_name()))
     return parsed
 
 
@@ -171,5 +172,5 @@ def open_store(url: str | None = None) -> Store:
     except (SQLAlchemyError, OSError) as exc:
         if engine is not None:
             engine.dispose()
-        raise StoreError(f"cannot open the audit store at {shown}: {describe_error(exc, password)}") from None
+        raise StoreError(said("err_db_open", url=shown, problem=describe_error(exc, password))) from None
     return Store(engine, display_url=shown)

@@ -106,7 +106,15 @@ class FindingStore(RunStore, GovernanceStore):
         agencies = sorted({f.agency_id for f in findings})
         only = agencies[0] if len(agencies) == 1 else None
         keys = [
-            FindingKey(finding_id=f.id, agency_id=f.agency_id, target=f.host_name, check_id=f.check_id, status=f.status)
+            FindingKey(
+                finding_id=f.id,
+                agency_id=f.agency_id,
+                target=f.host_name,
+                check_id=f.check_id,
+                status=f.status,
+                source=f.source,
+                requirements=f.requirements if f.source else (),
+            )
             for f in findings
         ]
         attestations = self.list_attestations(only, as_of)

@@ -78,6 +78,7 @@ def finding_row(finding: FindingRecord, agency_id: str, host_name: str) -> Findi
         reason_en=finding.reason_en,
         requirements=tuple(RequirementRef.model_validate(req) for req in finding.requirements),
         evidence_id=finding.evidence_id,
+        source=finding.source,
     )
 
 

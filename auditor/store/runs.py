@@ -13,11 +13,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auditor.errors import NotFoundError, StoreError
+from auditor.said import said
 from auditor.store.base import StoreBase, escape_like
 from auditor.store.rows import aware, run_summary
 from auditor.store.schema import FindingRecord, RunHostRecord, RunRecord
 from auditor.store.views import RunStatus, RunSummary, TargetCounts, empty_status_counts
 from auditor.vocabulary import RunEndReason
+
+IMPORT_KIND = "external"  # runs.options["kind"] of an imported result file (auditor/store/external.py)
+
+
+def is_audit() -> Any:
+    """Runs that audited something, not imports of other tools' results: what "latest", listings, the portal
+    and the yearly report speak of. An import is reached by its id and joins a verdict through its findings."""
+    kind = RunRecord.options["kind"].as_string()
+    return or_(kind.is_(None), kind != IMPORT_KIND)
+
 
 _SECRET_WORDS = ("password", "passphrase", "secret", "token", "private_key", "credential")
 _FINAL_STATUSES = frozenset(set(RunStatus) - {RunStatus.running})
@@ -126,7 +137,7 @@ class RunStore(StoreBase):
                 .returning(RunRecord.id)
             ).first()
             if updated is None:
-                raise NotFoundError(f"no run {run_id!r}")
+                raise NotFoundError(said("err_no_run", run=run_id))
             targets, findings = self._counts(session, [run_id])[run_id]
             if final is RunStatus.completed and (targets.servers_error or targets.network_error):
                 final = RunStatus.completed_with_errors
@@ -166,18 +177,21 @@ class RunStore(StoreBase):
     def latest_run_id(self) -> str | None:
         with self._read() as session:
             return session.scalars(
-                select(RunRecord.id).order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(1)
+                select(RunRecord.id)
+                .where(is_audit())
+                .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+                .limit(1)
             ).first()
 
     def resolve_run_id(self, ref: str) -> str:
         """A full id, a unique prefix of one, or ``latest`` -> the full run id (NotFoundError otherwise)."""
         wanted = ref.strip()
         if not wanted:
-            raise NotFoundError("no run id given")
+            raise NotFoundError(said("err_no_run_id"))
         if wanted.lower() == "latest":
             latest = self.latest_run_id()
             if latest is None:
-                raise NotFoundError("there are no runs yet")
+                raise NotFoundError(said("err_no_runs_yet"))
             return latest
         with self._read() as session:
             if session.get(RunRecord, wanted) is not None:
@@ -191,10 +205,10 @@ class RunStore(StoreBase):
                 )
             )
         if not matches:
-            raise NotFoundError(f"no run matches {wanted!r}")
+            raise NotFoundError(said("err_no_run_matches", wanted=wanted))
         if len(matches) > 1:
             shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-            raise NotFoundError(f"run id {wanted!r} is ambiguous: {shown}")
+            raise NotFoundError(said("err_run_ambiguous", wanted=wanted, matches=shown))
         return matches[0]
 
     # -- reads -------------------------------------------------------------------------------------------------
@@ -204,7 +218,10 @@ class RunStore(StoreBase):
         with self._read() as session:
             records = list(
                 session.scalars(
-                    select(RunRecord).order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(limit)
+                    select(RunRecord)
+                    .where(is_audit())
+                    .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+                    .limit(limit)
                 )
             )
             counts = self._counts(session, [r.id for r in records])
@@ -215,7 +232,7 @@ class RunStore(StoreBase):
         with self._read() as session:
             record = session.get(RunRecord, run_id)
             if record is None:
-                raise NotFoundError(f"no run {run_id!r}")
+                raise NotFoundError(said("err_no_run", run=run_id))
             counts = self._counts(session, [run_id])
         return run_summary(record, *counts[run_id])
 
@@ -231,6 +248,7 @@ class RunStore(StoreBase):
                 .join(RunHostRecord, RunHostRecord.run_id == RunRecord.id)
                 .where(
                     RunHostRecord.agency_id == agency_id,
+                    is_audit(),
                     or_(
                         RunRecord.started_at < current.started_at,
                         and_(RunRecord.started_at == current.started_at, RunRecord.id < run_id),
@@ -267,7 +285,7 @@ class RunStore(StoreBase):
         query = (
             select(RunHostRecord.agency_id, RunRecord.id, RunRecord.started_at)
             .join(RunRecord, RunRecord.id == RunHostRecord.run_id)
-            .where(RunRecord.finished_at.is_not(None))
+            .where(RunRecord.finished_at.is_not(None), is_audit())
             .distinct()
             .order_by(RunRecord.started_at, RunRecord.id)
         )

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auditor.errors import NotFoundError
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.runs import mark_interrupted
 from auditor.store.schema import AuditLeaseRecord, ScheduleRecord
@@ -59,7 +60,7 @@ class ScheduleStore(StoreBase):
         with self._read() as session:
             record = session.get(ScheduleRecord, schedule_id)
             if record is None or record.removed_at is not None:
-                raise NotFoundError(f"no schedule {schedule_id}")
+                raise NotFoundError(said("err_no_schedule", id=schedule_id))
             return ScheduleRow.model_validate(record, from_attributes=True)
 
     def set_schedule_paused(self, schedule_id: int, paused: bool) -> ScheduleRow:
@@ -87,7 +88,7 @@ class ScheduleStore(StoreBase):
         with self._write() as session:
             record = session.get(ScheduleRecord, schedule_id)
             if record is None or record.removed_at is not None:
-                raise NotFoundError(f"no schedule {schedule_id}")
+                raise NotFoundError(said("err_no_schedule", id=schedule_id))
             for name, value in values.items():
                 setattr(record, name, value)
             session.flush()

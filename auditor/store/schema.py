@@ -180,6 +180,8 @@ class FindingRecord(Base):
     evidence_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("evidence.id", ondelete="SET NULL"), nullable=True
     )
+    # None: the auditor's own check; "external:<tool>": a result another tool produced, imported (migration 0009)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 # -- governance: manual evidence (attestations with documents) and waivers ----------------------------------
@@ -417,3 +419,27 @@ class MailRecord(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# -- manifests: the signed, chained record of every run, attestation and waiver (migration 0008) ---------------
+
+
+class ManifestRecord(Base):
+    """One manifest in the installation's chain: its canonical bytes, their hash, and the signature made with the
+    installation key (none when no key was configured). Append-only: a manifest is never edited."""
+
+    __tablename__ = "manifests"
+    __table_args__ = (
+        CheckConstraint("kind IN ('run', 'attestation', 'waiver')", name="kind"),
+        Index("ix_manifests_kind_subject", "kind", "subject"),
+    )
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0, 1, 2, … in the chain
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)  # a run id, or the records it covers
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # canonical JSON of the manifest
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # Ed25519 over body
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # the raw 32-byte key that signed

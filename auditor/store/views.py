@@ -90,6 +90,7 @@ class FindingRow(_View):
     reason_en: str
     requirements: tuple[RequirementRef, ...]
     evidence_id: int | None
+    source: str | None = None  # None: the auditor's own check; "external:<tool>": an imported result
 
     @property
     def reason(self) -> LocalizedText:
@@ -98,7 +99,8 @@ class FindingRow(_View):
     @property
     def expected_text(self) -> LocalizedText | None:
         """The requirement in words for people. None when the finding has no expectation (manual evidence) or
-        was stored before words were kept: the notation in `expected` is for machines, not for a report."""
+        was stored before words were kept: the notation in `expected` is for machines, not for a report. Readers
+        use auditor.evaluation.expected_words.expected_in_words, which words those older rows too."""
         if self.expected_vi and self.expected_en:
             return LocalizedText(vi=self.expected_vi, en=self.expected_en)
         return None

@@ -36,3 +36,13 @@ visudo -qcf /etc/sudoers.d/auditor
 cat > /etc/issue.net <<'ISSUE'
 Authorised access only. Activity on this system is monitored and recorded.
 ISSUE
+
+# Debian 13 installs no syslog daemon (the journal is the system log); a posture that runs
+# rsyslog on such a release installs it from the base's extra packages, as an administrator would.
+if [ "$LAB_SYSLOG" = yes ] && [ ! -x /usr/sbin/rsyslogd ]; then
+    dpkg -i "$G"/debs/rsyslog/*.deb >/dev/null
+fi
+# rsyslog (from the base or from a posture's packages) must not read the real machine's kernel log.
+if [ -f /etc/rsyslog.conf ]; then
+    sed -i -E 's/^([^#].*imklog.*)$/#\1  # auditor lab: hosts must not read the real kernel log/' /etc/rsyslog.conf
+fi

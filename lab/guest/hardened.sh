@@ -54,6 +54,8 @@ password	[success=1 default=ignore]	pam_unix.so obscure use_authtok try_first_pa
 password	requisite			pam_deny.so
 password	required			pam_permit.so
 PAM
+# SSH sessions get UMASK of login.defs only through pam_umask
+grep -q pam_umask /etc/pam.d/common-session || printf 'session\toptional\t\t\tpam_umask.so\n' >> /etc/pam.d/common-session
 cat > /etc/profile.d/tmout.sh <<'TM'
 # auditor lab: idle shells end after 5 minutes
 TMOUT=300
@@ -216,6 +218,21 @@ cat > /etc/cron.d/clamav-scan <<'SCAN'
 30 2 * * * root nice -n 19 ionice -c3 clamdscan --fdpass --quiet --infected /home /srv /var/www /tmp
 SCAN
 
+# --- automatic security updates, file integrity monitoring (from the base's extra packages) ---
+dpkg -i "$G"/debs/hardening/*.deb >/dev/null
+# What "dpkg-reconfigure -plow unattended-upgrades" writes when the administrator says yes.
+cat > /etc/apt/apt.conf.d/20auto-upgrades <<'AUTO'
+APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+AUTO
+# aide-common enables its daily check timer when configured; make sure it is, as
+# "systemctl enable dailyaidecheck.timer" does (bookworm hosts have no systemctl). Without
+# systemd running, aide-common's /etc/cron.daily/aide runs the same daily check.
+if [ ! -e /etc/systemd/system/timers.target.wants/dailyaidecheck.timer ]; then
+    install -d -m 755 /etc/systemd/system/timers.target.wants
+    ln -s /lib/systemd/system/dailyaidecheck.timer /etc/systemd/system/timers.target.wants/dailyaidecheck.timer
+fi
+
 # --- backup: nightly archive of /etc into /backup, and a first one now ----------------------
 install -d -m 700 /backup
 cat > /etc/cron.d/backup-etc <<'BK'
@@ -223,6 +240,21 @@ cat > /etc/cron.d/backup-etc <<'BK'
 15 1 * * * root tar -czf /backup/etc-$(date +\%F).tar.gz -C / etc && find /backup -name 'etc-*.tar.gz' -mtime +14 -delete
 BK
 tar -czf "/backup/etc-$(date +%F).tar.gz" -C / etc 2>/dev/null
+
+# --- core dumps, cron access, unneeded kernel modules, temporary filesystems ---------------
+printf '# auditor lab (hardened): no core dumps\n* hard core 0\n' > /etc/security/limits.d/60-lab-core.conf
+printf 'root\n' > /etc/cron.allow
+chmod 600 /etc/cron.allow
+install -d -m 755 /etc/modprobe.d
+for m in cramfs freevxfs hfs hfsplus jffs2 udf usb-storage dccp rds sctp tipc; do
+    printf 'install %s /bin/false\nblacklist %s\n' "$m" "$m"
+done > /etc/modprobe.d/60-lab-unneeded.conf
+# The lab's init mounts these at every start (Posture.tmp_mounts); fstab keeps them after a reboot.
+cat >> /etc/fstab <<'FSTAB'
+tmpfs /tmp tmpfs rw,nosuid,nodev,noexec,mode=1777,size=64m 0 0
+tmpfs /var/tmp tmpfs rw,nosuid,nodev,noexec,mode=1777,size=64m 0 0
+tmpfs /dev/shm tmpfs rw,nosuid,nodev,noexec,size=64m 0 0
+FSTAB
 
 # --- file permissions ----------------------------------------------------------------------
 chown root:root /etc/passwd /etc/group
@@ -232,3 +264,12 @@ chmod 640 /etc/shadow /etc/gshadow
 chmod 600 /etc/crontab
 chmod 700 /etc/cron.d /etc/cron.daily /etc/cron.hourly /etc/cron.weekly /etc/cron.monthly
 chmod 600 /etc/ssh/ssh_host_*_key
+
+# --- AIDE's reference database, last so that it records the configured host ----------------
+# aideinit runs "aide --init" with Debian's configuration and moves aide.db.new to aide.db.
+# systemd-tmpfiles gives aide's folders to _aide at boot (aide-common.conf); lab hosts boot without it.
+install -d -m 700 -o _aide -g root /var/lib/aide /run/aide
+install -d -m 2755 -o _aide -g adm /var/log/aide
+# Debian 13's aide.conf reads the machine ID, which every installed system has; the base has none.
+[ -s /etc/machine-id ] || tr -d '-' < /proc/sys/kernel/random/uuid > /etc/machine-id
+aideinit --yes --force >/dev/null

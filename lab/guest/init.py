@@ -37,6 +37,16 @@ def set_net_sysctls(values: dict[str, str]) -> None:
             log(f"sysctl {key}: {exc}")
 
 
+def mount_temporary_filesystems() -> None:
+    """/tmp and /var/tmp as their own tmpfs, and /dev/shm, all nodev,nosuid,noexec (this host only:
+    its mount namespace is private)."""
+    for point in ("/tmp", "/var/tmp"):
+        rc = subprocess.call(["mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev,noexec,size=64m", "tmpfs", point])
+        log(f"mounted {point} (rc={rc})")
+    rc = subprocess.call(["mount", "-o", "remount,nosuid,nodev,noexec", "/dev/shm"])
+    log(f"remounted /dev/shm noexec (rc={rc})")
+
+
 def configure(cfg: dict[str, object]) -> None:
     marker = GUEST / "configured"
     if marker.exists():
@@ -62,6 +72,8 @@ def main() -> None:
     Path("/run/lock").mkdir(mode=0o1777, exist_ok=True)
     configure(cfg)
     set_net_sysctls(cfg.get("net_sysctls", {}))
+    if cfg.get("tmp_mounts"):
+        mount_temporary_filesystems()
     if cfg.get("nft"):
         rc = subprocess.call(["nft", "-f", "/etc/nftables.conf"])
         log(f"nftables ruleset loaded (rc={rc})")

@@ -48,6 +48,11 @@ SSHD
 chmod 644 /etc/ssh/sshd_config
 
 # rsyslog runs (local files only, no forwarding); chrony is installed but not running.
+# Debian 13: a default installation's logging instead: no rsyslog, systemd's journal kept on disk
+# (/var/log/journal). journald cannot run in the lab (no systemd as PID 1): see lab/POSTURES.md.
+if [ "$LAB_RELEASE" = trixie ] && [ ! -d /var/log/journal ]; then
+    install -d -m 2755 -g systemd-journal /var/log/journal
+fi
 
 cat > /etc/nftables.conf <<'NFT'
 #!/usr/sbin/nft -f

@@ -13,6 +13,8 @@ chmod 755 "$RUN"
 lab_nginx_install() {
     dpkg -i "$G"/debs/nginx/*.deb >/dev/null
     rm -f /etc/nginx/sites-enabled/default
+    # Debian 13's nginx.conf sets server_tokens itself: the posture's lab.conf decides instead.
+    sed -i -E 's/^([[:space:]]*)(server_tokens[[:space:]])/\1# \2/' /etc/nginx/nginx.conf
     mkdir -p /var/www/lab
     echo 'nginx -g "daemon off;" &' >> "$RUN"
 }

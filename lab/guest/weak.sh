@@ -61,19 +61,29 @@ chmod 644 /etc/ssh/sshd_config
 rm -f /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_rsa_key.pub
 ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key
 
+# --- telnet through inetd on port 23 (its packages bring a syslog daemon) ----------
+dpkg -i "$G"/debs/telnet/*.deb >/dev/null
+update-inetd --enable telnet
+grep -q '^telnet' /etc/inetd.conf
+
 # --- no logging, no cron, no time sync -------------------------------------------------
 # rsyslog stays installed (telnetd depends on a system log daemon) but is not started.
 apt-get -q -y -o Dpkg::Use-Pty=0 purge cron chrony logrotate >/dev/null
 # rsyslog, were it started: no auth/authpriv file, world-readable files; a legacy auth.log 644.
-sed -i -E 's/^\$FileCreateMode.*/$FileCreateMode 0644/; s|^(auth,authpriv\.\*)|#\1|' /etc/rsyslog.conf
+# Debian 13 has no rsyslog by default; there telnetd brings inetutils-syslogd (/etc/syslog.conf),
+# treated alike, and the journal (Debian 13's system log) is kept in memory only.
+for conf in /etc/rsyslog.conf /etc/syslog.conf; do
+    if [ -f "$conf" ]; then
+        sed -i -E 's/^\$FileCreateMode.*/$FileCreateMode 0644/; s|^(auth,authpriv\.\*)|#\1|' "$conf"
+    fi
+done
+if [ -f /etc/systemd/journald.conf ]; then
+    mkdir -p /etc/systemd/journald.conf.d
+    printf '[Journal]\nStorage=volatile\n' > /etc/systemd/journald.conf.d/50-volatile.conf
+fi
 install -m 644 -o root -g adm /dev/null /var/log/auth.log
 # no package index: the host was never updated since installation
 find /var/lib/apt/lists -maxdepth 1 -type f -name '*_*' -delete
-
-# --- telnet through inetd on port 23 -------------------------------------------------
-dpkg -i "$G"/debs/telnet/*.deb >/dev/null
-update-inetd --enable telnet
-grep -q '^telnet' /etc/inetd.conf
 
 # --- OpenSSL: TLS 1.0 allowed system-wide ------------------------------------------------
 grep -qx '\[openssl_init\]' /etc/ssl/openssl.cnf

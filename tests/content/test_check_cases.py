@@ -7,7 +7,8 @@ from functools import cache
 import pytest
 
 from auditor.content.loader import Content, load_content
-from tests.checkcases import CASES_DIR, Case, Sandbox, judge_recorded, load_case_file
+from tests.checkcases import CASES_DIR, RELEASES, Case, Release, Sandbox, judge_recorded, load_case_file
+from tests.wording import problems, raw_syntax
 
 
 @cache
@@ -20,12 +21,19 @@ def shipped() -> Content:
 AUTOMATED = sorted(
     check_id for check_id, check in shipped().checks.items() if not check.is_manual and check.scope == "host"
 )
-CASES = [
-    (check_id, case)
+# A recorded output is judged once; a scenario runs over the base of every lab release it applies to.
+CASES: list[tuple[str, Case, Release]] = [
+    (check_id, case, release)
     for check_id in AUTOMATED
     if (CASES_DIR / f"{check_id}.yml").exists()
     for case in load_case_file(check_id).cases
+    for release in (RELEASES if case.is_scenario else RELEASES[:1])
+    if case.runs_on(release)
 ]
+
+
+def case_id(check_id: str, case: Case, release: Release) -> str:
+    return f"{check_id}-{case.name}" + ("" if release == RELEASES[0] else f"-{release}")
 
 
 @pytest.mark.parametrize("check_id", AUTOMATED)
@@ -42,12 +50,12 @@ def test_no_case_file_without_a_check() -> None:
     assert not orphans
 
 
-@pytest.mark.parametrize(("check_id", "case"), CASES, ids=[f"{c}-{k.name}" for c, k in CASES])
-def test_case(check_id: str, case: Case, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("check_id", "case", "release"), CASES, ids=[case_id(*c) for c in CASES])
+def test_case(check_id: str, case: Case, release: Release, request: pytest.FixtureRequest) -> None:
     check = shipped().checks[check_id]
     inputs = shipped().profile.values(case.inputs)
     if case.is_scenario:
-        sandbox: Sandbox = request.getfixturevalue("sandbox")
+        sandbox: Sandbox = request.getfixturevalue("sandbox_for")(release)
         observation = sandbox.run(check, case, inputs, shipped().sources)
         from auditor.evaluation.evaluate import evaluate
         from auditor.evaluation.observations import HostFacts
@@ -58,3 +66,6 @@ def test_case(check_id: str, case: Case, request: pytest.FixtureRequest) -> None
         finding = judge_recorded(check, case, inputs, shipped().sources)
         detail = f"stdout={case.stdout!r}"
     assert finding.status.value == case.expect, f"{finding.reason.en} ({detail})"
+    # what a Vietnamese reader sees of a real pass or failure: words, never a pattern or matcher syntax
+    for text in (finding.reason.vi, finding.expected_text.vi if finding.expected_text else ""):
+        assert not problems(text) and not raw_syntax(check, text), f"{check_id}: {text}"

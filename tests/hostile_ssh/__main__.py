@@ -1,5 +1,6 @@
 """``python -m tests.hostile_ssh serve --workdir DIR``: make the fleet's keys, bind its ports, write
-``DIR/fleet.json`` once everything is ready, and serve until SIGTERM."""
+``DIR/fleet.json`` once everything is ready, and serve until SIGTERM. ``replay --workdir DIR --recording
+FILE --hosts N``: the same for N hosts answering from a recorded host (``DIR/replay.json``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.hostile_ssh.fleet import ADDRESS, DEFAULT_FLOOD_BYTES, FLEET_FILE, LOG_FILE, USER, Behaviour, Fleet
+from tests.hostile_ssh.replay import REPLAY_FILE, Recording, ReplayFleet, ReplayStream
 from tests.hostile_ssh.server import FleetKeys, FleetServer
+from tests.hostile_ssh.sessions import Session, finish, read_stdin
 
 log = logging.getLogger("hostile_ssh")
 
@@ -44,9 +47,8 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def serve(workdir: Path, behaviours: list[Behaviour], flood_bytes: int) -> None:
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+def _fleet_keys(workdir: Path) -> tuple[FleetKeys, Path, Path, str]:
+    """Fresh keys in ``workdir``: the fleet's keys, the client key file, its encrypted twin, the passphrase."""
     passphrase = secrets.token_urlsafe(18)
     client = Ed25519PrivateKey.generate()
     client_key_file = workdir / "client_ed25519"
@@ -58,6 +60,21 @@ def serve(workdir: Path, behaviours: list[Behaviour], flood_bytes: int) -> None:
         impostor=_new_host_key(workdir / "impostor_host_ed25519"),
         client=paramiko.PKey.from_path(client_key_file),
     )
+    return keys, client_key_file, encrypted_client_key_file, passphrase
+
+
+def _serve_until_signalled(server: FleetServer, workdir: Path, ready_file: str, description: str) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: server.stop.set())
+    _write_atomically(workdir / ready_file, description)  # last: its presence means "ready"
+    server.serve_forever()
+    log.info("stopped")
+
+
+def serve(workdir: Path, behaviours: list[Behaviour], flood_bytes: int) -> None:
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    keys, client_key_file, encrypted_client_key_file, passphrase = _fleet_keys(workdir)
     listeners = {behaviour: socket.create_server((ADDRESS, 0), backlog=64) for behaviour in behaviours}
     ports = {behaviour: listener.getsockname()[1] for behaviour, listener in listeners.items()}
     known_hosts = workdir / "known_hosts"
@@ -74,13 +91,40 @@ def serve(workdir: Path, behaviours: list[Behaviour], flood_bytes: int) -> None:
         log_file=workdir / LOG_FILE,
         server_pid=os.getpid(),
     )
-    server = FleetServer(listeners, keys, flood_bytes)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: server.stop.set())
-    _write_atomically(workdir / FLEET_FILE, fleet.to_json())  # last: its presence means "ready"
+    server = FleetServer(listeners.items(), keys, flood_bytes)
     log.info("serving %s", ", ".join(f"{behaviour.value}={port}" for behaviour, port in ports.items()))
-    server.serve_forever()
-    log.info("stopped")
+    _serve_until_signalled(server, workdir, FLEET_FILE, fleet.to_json())
+
+
+def serve_replay(workdir: Path, recording: Path, hosts: int, target_ms: float) -> None:
+    """``hosts`` honest ports, each answering the collector's script from ``recording`` (nothing runs)."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stream = ReplayStream(Recording.load(recording))
+    keys, client_key_file, _, _ = _fleet_keys(workdir)
+    listeners = [socket.create_server((ADDRESS, 0), backlog=128) for _ in range(hosts)]
+    fleet = ReplayFleet(
+        address=ADDRESS,
+        ports=tuple(listener.getsockname()[1] for listener in listeners),
+        user=USER,
+        client_key_file=client_key_file,
+        host_key_line=f"{keys.host.get_name()} {keys.host.get_base64()}",
+        log_file=workdir / LOG_FILE,
+        server_pid=os.getpid(),
+    )
+
+    def replay(session: Session) -> None:
+        script = read_stdin(session.channel)
+        if session.stop.wait(target_ms / 1000):
+            return
+        stdout, stderr, status = stream.answer(script)
+        session.channel.sendall(stdout)
+        session.channel.sendall_stderr(stderr)
+        finish(session.channel, status)
+
+    server = FleetServer([(Behaviour.HONEST, listener) for listener in listeners], keys, 0, {Behaviour.HONEST: replay})
+    log.info("replaying %s for %d hosts on ports %d..%d", recording, hosts, fleet.ports[0], fleet.ports[-1])
+    _serve_until_signalled(server, workdir, REPLAY_FILE, fleet.to_json())
 
 
 def _behaviour_list(text: str) -> list[Behaviour]:
@@ -112,10 +156,20 @@ def main(argv: list[str] | None = None) -> None:
     command.add_argument(
         "--behaviours", type=_behaviour_list, default=list(Behaviour), help="comma-separated (default: all)"
     )
+    command = commands.add_parser("replay", help="serve hosts replaying a recorded host until SIGTERM")
+    command.add_argument("--workdir", type=Path, required=True, help="keys and replay.json go here")
+    command.add_argument("--recording", type=Path, required=True, help="a recorded host (JSON)")
+    command.add_argument("--hosts", type=int, required=True, help="how many hosts (one port each)")
+    command.add_argument("--target-ms", type=float, default=0.0, help="time each host takes before it answers")
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # A replay fleet logs only what goes wrong: a thousand hosts' connections would fill its log.
+    level = logging.WARNING if args.command == "replay" else logging.INFO
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("paramiko").setLevel(logging.WARNING)
-    serve(args.workdir, args.behaviours, args.flood_bytes)
+    if args.command == "replay":
+        serve_replay(args.workdir, args.recording, args.hosts, args.target_ms)
+    else:
+        serve(args.workdir, args.behaviours, args.flood_bytes)
 
 
 if __name__ == "__main__":

@@ -139,23 +139,26 @@ def hostile_fleet(
     STARTUP_TIMEOUT_S, the RuntimeError carries that log. On exit the server gets SIGTERM, then
     SIGKILL after STOP_GRACE_S.
     """
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    fleet_file = workdir / FLEET_FILE
-    fleet_file.unlink(missing_ok=True)  # never mistake an earlier fleet for this one
-    log_path = workdir / LOG_FILE
-    argv = [
-        sys.executable,
-        "-m",
-        "tests.hostile_ssh",
-        "serve",
-        "--workdir",
-        str(workdir),
+    arguments = [
         "--flood-bytes",
         str(flood_bytes),
         "--behaviours",
         ",".join(Behaviour(behaviour).value for behaviour in behaviours),
     ]
+    with serving("serve", arguments, workdir, FLEET_FILE) as description:
+        yield Fleet.from_json(description)
+
+
+@contextmanager
+def serving(command: str, arguments: list[str], workdir: Path, ready_file: str) -> Iterator[str]:
+    """Run ``python -m tests.hostile_ssh COMMAND --workdir WORKDIR ARGUMENTS...`` for the ``with`` block and
+    yield the text of ``WORKDIR/ready_file``, which the server writes once it is ready (see :func:`hostile_fleet`)."""
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    fleet_file = workdir / ready_file
+    fleet_file.unlink(missing_ok=True)  # never mistake an earlier fleet for this one
+    log_path = workdir / LOG_FILE
+    argv = [sys.executable, "-m", "tests.hostile_ssh", command, "--workdir", str(workdir), *arguments]
     repository = Path(__file__).resolve().parents[2]
     with log_path.open("wb") as log:  # a file, not a pipe: nobody has to keep reading it
         server = subprocess.Popen(argv, cwd=repository, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -169,7 +172,7 @@ def hostile_fleet(
                     f"the hostile SSH server was not ready in {STARTUP_TIMEOUT_S:.0f} s:\n{_tail(log_path)}"
                 )
             time.sleep(0.05)
-        yield Fleet.from_json(fleet_file.read_text(encoding="utf-8"))
+        yield fleet_file.read_text(encoding="utf-8")
     finally:
         server.terminate()
         try:

@@ -14,7 +14,7 @@ import selectors
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import paramiko
@@ -140,15 +140,24 @@ class _Interface(paramiko.ServerInterface):
 class FleetServer:
     """Serves every behaviour's listening socket until ``stop`` is set."""
 
-    def __init__(self, listeners: dict[Behaviour, socket.socket], keys: FleetKeys, flood_bytes: int) -> None:
-        self.listeners = listeners
+    def __init__(
+        self,
+        listeners: Iterable[tuple[Behaviour, socket.socket]],
+        keys: FleetKeys,
+        flood_bytes: int,
+        after_exec: Mapping[Behaviour, Callable[[Session], None]] = AFTER_EXEC,
+    ) -> None:
+        """``listeners``: one behaviour per socket, a behaviour on as many sockets as wanted (a replay
+        fleet serves one host per socket); ``after_exec`` replaces what behaviours do after their exec."""
+        self.listeners = list(listeners)
         self.keys = keys
         self.flood_bytes = flood_bytes
+        self.after_exec = after_exec
         self.stop = threading.Event()
 
     def serve_forever(self) -> None:
         with selectors.DefaultSelector() as selector:
-            for behaviour, listener in self.listeners.items():
+            for behaviour, listener in self.listeners:
                 listener.setblocking(False)
                 selector.register(listener, selectors.EVENT_READ, behaviour)
             while not self.stop.is_set():
@@ -164,7 +173,7 @@ class FleetServer:
                     thread = threading.Thread(target=self._serve, args=(selected.data, conn, name), name=name)
                     thread.daemon = True  # a connection never keeps the fleet from stopping
                     thread.start()
-        for listener in self.listeners.values():
+        for _, listener in self.listeners:
             listener.close()
 
     def _serve(self, behaviour: Behaviour, conn: socket.socket, name: str) -> None:
@@ -228,7 +237,7 @@ class FleetServer:
                 stop=self.stop,
                 flood_bytes=self.flood_bytes,
             )
-            AFTER_EXEC[behaviour](session)
+            self.after_exec[behaviour](session)
             self._wait(transport, threading.Event())  # until the client leaves, as sshd would
         finally:
             transport.close()

@@ -95,15 +95,16 @@ def test_level3_through_checks_and_attestations_then_expiry(lab, enrolled, workd
     assert imported.returncode == 0, imported.stdout + imported.stderr
 
     for framework in ("TCVN 11930:2017", "TCVN 14423:2026"):
-        now = run_cli("verdict", run_id, "--agency", "lab", "--framework", framework, "--db", db)
+        now = run_cli("verdict", run_id, "--agency", "lab", "--framework", framework, "--lang", "en", "--db", db)
         assert now.returncode == 0, now.stdout + now.stderr
         # the waivers the verdict relies on are always stated, never hidden
         expected = f"lab MEETS level 3 with {len(failed)} waived failure(s)" if failed else "lab MEETS level 3\n"
         assert expected in now.stdout
 
     expired = run_cli(
-        "verdict", run_id, "--agency", "lab", "--as-of", (valid_until + timedelta(days=1)).isoformat(), "--db", db
-    )
+        "verdict", run_id, "--agency", "lab", "--as-of", (valid_until + timedelta(days=1)).isoformat(), "--lang", "en",
+        "--db", db,
+    )  # fmt: skip
     assert expired.returncode == 1 and "does NOT meet level 3" in expired.stdout
     listed = run_cli(
         "findings",

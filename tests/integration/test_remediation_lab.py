@@ -83,8 +83,9 @@ class Lab5:
     def remediate(self, run_id: str, *extra: str) -> AuditCall:
         args = [a for c in TARGETED for a in ("--check", c)]
         return self.cli(
-            "remediate", run_id, "--agency", "lab5", "--evidence-dir", str(self.workdir / "ev"), *args, *extra
-        )
+            "remediate", run_id, "--agency", "lab5", "--lang", "en", "--evidence-dir", str(self.workdir / "ev"),
+            *args, *extra,
+        )  # fmt: skip
 
     def findings(self, run_id: str) -> dict[str, tuple[str, str]]:
         rows = open_store(self.db).list_findings(run_id, host_name=HOST)

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from auditor.inventory import Agency
+from auditor.inventory import Agency, Contact
 from auditor.mail import compose
 from auditor.mail.reminders import queue_reminders
 from auditor.mail.settings import MailSettings
 from auditor.mail.worker import MailWorker
 from auditor.portal.context import Portal
+from auditor.reports import build_agency_report
 from auditor.store import Store, open_store
 from auditor.store.views import MailRow
 from auditor.vocabulary import LocalizedText, Status
@@ -70,10 +71,11 @@ ENV = {PASSWORD_ENV: PASSWORD}
 
 
 def audit(store: Store, started: datetime = RUN_AT) -> str:
-    """One run of both agencies: Báo Sóc Trăng fails three checks; both have manual items awaiting evidence."""
-    checks = automated_checks(4)
+    """One run of both agencies: Báo Sóc Trăng fails three checks and one could not be made there; both have manual
+    items awaiting evidence."""
+    checks = automated_checks(5)
     bst, dai = STRANGERS["baosoctrang"], STRANGERS["dai-ptth"]
-    failing = {c: Status.failed for c in checks[:3]} | {checks[3]: Status.passed}
+    failing = {c: Status.failed for c in checks[:3]} | {checks[3]: Status.passed, checks[4]: Status.error}
     results = [
         host_result("bst-web", failing, agency=bst, started=started),
         agency_result(bst, started),
@@ -155,7 +157,9 @@ def test_after_a_run_reports_and_summary_arrive_over_starttls_with_a_login(world
     assert body is not None
     text = body.get_content()
     assert "Kết luận: Chưa đáp ứng cấp độ 3" in text
-    assert "Phát hiện không đạt: 3" in text and "Hạng mục hồ sơ chờ bằng chứng:" in text
+    lines = text.splitlines()  # failures and errors apart, each on its line
+    assert "Kết quả không đạt (đã kiểm tra, không đạt yêu cầu): 3" in lines and "Lỗi (không kiểm tra được): 1" in lines
+    assert "Hạng mục hồ sơ chờ bằng chứng:" in text
     assert "https://portal.test/agencies/baosoctrang" in text
     assert "verdict: Does not meet level 3" in text  # the one English line
     (attachment,) = list(report.iter_attachments())
@@ -167,10 +171,45 @@ def test_after_a_run_reports_and_summary_arrive_over_starttls_with_a_login(world
     assert sorted(m["To"] for m in summaries) == sorted(DEPARTMENT)
     summary_body = summaries[0].get_body(("plain",))
     assert summary_body is not None and "Số cơ quan đáp ứng cấp độ 3: 0/2" in summary_body.get_content()
+    assert "3 kết quả không đạt, 1 lỗi không kiểm tra được" in summary_body.get_content()
     (summary_pdf,) = list(summaries[0].iter_attachments())
     assert summary_pdf.get_content().startswith(b"%PDF-")
     sent = activity(world, "mail_sent")
     assert len(sent) == 4 and all("body" not in a.detail for a in sent)
+
+
+def test_the_report_mail_counts_as_the_roll_up_in_the_agencys_own_time_and_names_its_owner(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compose, "render_pdf", lambda html: html.encode("utf-8"))  # read the report as HTML
+    settings = MailSettings(smtp_host="127.0.0.1", sender="kiemtra@stttt.example")
+    owner = Contact(name="Ông Trần Văn An", email="an@baosoctrang.example")
+    here = STRANGERS["baosoctrang"].model_copy(update={"contact": owner})
+    away = here.model_copy(update={"timezone": "America/Los_Angeles"})  # 01:00 UTC on 02/11 is 01/11 there
+    now = world.portal.now()
+    local = compose.report_draft(world.store, world.portal.content, settings, world.run_id, here, now)
+    moved = compose.report_draft(world.store, world.portal.content, settings, world.run_id, away, now)
+    assert "ngày 02/11/2026" in local.subject and "ngày 01/11/2026" in moved.subject
+    assert local.attachment is not None and moved.attachment is not None
+    assert local.attachment[0].endswith("-20261102.pdf") and moved.attachment[0].endswith("-20261101.pdf")
+    report = moved.attachment[1].decode("utf-8")
+    assert "America/Los_Angeles" in report and "Ông Trần Văn An · an@baosoctrang.example" in report
+    assessment = build_agency_report(world.store, world.portal.content, world.run_id, "baosoctrang", now=now).assessment
+    assert (assessment.results_failed, assessment.results_error) == (3, 1)
+    assert compose.result_lines(assessment)[:2] == [
+        "Kết quả không đạt (đã kiểm tra, không đạt yêu cầu): 3",
+        "Lỗi (không kiểm tra được): 1",
+    ]
+    assert all(line in local.body for line in compose.result_lines(assessment))
+
+
+def test_a_waiver_is_said_apart_from_the_failures_it_covers(world: World) -> None:
+    assessment = build_agency_report(world.store, world.portal.content, world.run_id, "baosoctrang").assessment
+    waived = assessment.model_copy(update={"results_failed": 2, "waived": 1})
+    assert compose.result_lines(waived)[0] == (
+        "Kết quả không đạt (đã kiểm tra, không đạt yêu cầu): 2, ngoài ra 1 kết quả không đạt đang được miễn trừ có "
+        "thời hạn"
+    )
 
 
 def test_the_same_run_is_never_mailed_twice(world: World, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -348,10 +387,12 @@ def test_reminders_once_a_year_and_only_within_the_window(world: World, smtp: Sm
     assert keys == ["reminder:2026:baosoctrang", "reminder:2026:dai-ptth"]
     bst = next(m for m in world.mails() if m.agency_id == "baosoctrang")
     assert "25/11/2026" in bst.subject and "Nhắc việc" in bst.subject
-    assert "Phát hiện không đạt cần khắc phục (3):" in bst.body and "Hồ sơ chờ bằng chứng (" in bst.body
+    assert "Kiểm tra không đạt cần khắc phục (3):" in bst.body and "Hồ sơ chờ bằng chứng (" in bst.body
+    errors = bst.body.split("Kiểm tra không thực hiện được (lỗi), cần xử lý để kiểm tra lại (1):\n")[1].split("\n\n")[0]
+    assert errors.count("\n- ") == 0 and errors.startswith("- ")  # the one check that could not be made, alone
     assert "02/11/2026" in bst.body and "https://portal.test/agencies/baosoctrang" in bst.body
     dai = next(m for m in world.mails() if m.agency_id == "dai-ptth")
-    assert "cần khắc phục" not in dai.body and "Hồ sơ chờ bằng chứng (" in dai.body
+    assert "cần khắc phục" not in dai.body and "(lỗi)" not in dai.body and "Hồ sơ chờ bằng chứng (" in dai.body
 
     assert remind(world, settings, datetime(2027, 11, 26, 3, 0, tzinfo=UTC)) == 0  # after the date
     assert remind(world, settings, datetime(2027, 11, 25, 3, 0, tzinfo=UTC)) == 2  # a new year, the last day

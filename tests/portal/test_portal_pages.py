@@ -8,8 +8,9 @@ import csv
 import importlib
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from auditor.governance.records import Answer, AttestationEntry, PreparedAttestation, PreparedDocument, WaiverRequest
+from auditor.governance.resolve import ClauseState
 from auditor.inventory import Agency
 from auditor.portal.access import FORM_OVERHEAD_BYTES, rule_of
 from auditor.portal.standings import all_standings
 from auditor.reports import build_summary_report
 from auditor.reports.locale import catalogue as report_catalogue
+from auditor.reports.models import AgencyAssessment
 from auditor.reports.render import RenderError
 from auditor.store import open_store
 from auditor.vocabulary import LocalizedText, Status
@@ -143,7 +146,7 @@ def test_dashboard_shows_verdicts_progress_heatmap_and_overdue_work(world: World
         assert "0 trên 4 cơ quan đáp ứng cấp độ 3" in html  # three audited, one listed and never audited
         for agency_id in ("baosoctrang", "dai-ptth", "other", "tapchi"):
             assert f'href="/agencies/{agency_id}"' in html
-        assert 'class="heat heat-' in html and "<svg" in html
+        assert 'class="heat hs-' in html and "<svg" in html
         # overdue fixes: failing in the latest audit and already 35 days earlier (the rule says N = 30 days)
         assert "ít nhất 30 ngày" in html
         overdue = html.split('id="overdue-fixes"')[1].split("</section>")[0]
@@ -158,6 +161,70 @@ def test_dashboard_shows_verdicts_progress_heatmap_and_overdue_work(world: World
         assert a in recurring
     assert "/submissions" in world.portal.signed_in("officer1").get("/dashboard").text
     assert 'href="/submissions"' not in world.portal.signed_in("lanhdao").get("/dashboard").text
+
+
+def _expected_cells(assessment: AgencyAssessment) -> dict[str, tuple[str, dict[str, int]]]:
+    """Each group's state and clause counts, from the roll-up's clause states (not from its group counters)."""
+    bucket = {
+        ClauseState.failed: "not_met",
+        ClauseState.error: "not_met",
+        ClauseState.awaiting_evidence: "awaiting_evidence",
+        ClauseState.not_evaluated: "not_evaluated",
+    }
+    cells = {}
+    for group in assessment.groups:
+        counts = Counter(bucket.get(c.state, "met") for c in assessment.clauses if c.group_id == group.id)
+        worst = next(
+            (s for s in ("not_met", "awaiting_evidence", "not_evaluated", "met") if counts[s]), "not_evaluated"
+        )
+        cells[group.id] = (worst, {state: n for state, n in counts.items() if n})
+    return cells
+
+
+def _heat_rows(html: str) -> dict[str, dict[str, tuple[str, dict[str, int]]]]:
+    """The heat-map as shown: per agency, per group, the cell's state and its counts per state."""
+    section = html.split('id="heatmap"')[1].split("</section>")[0]
+    rows = {}
+    for row in section.split("<tr>")[2:]:  # after the header row
+        agency_id = re.search(r'href="/agencies/([^"]+)"', row).group(1)  # type: ignore[union-attr]
+        cells = {}
+        for group, state, body in re.findall(r'data-group="([^"]+)" data-state="([^"]+)"[^>]*>(.*?)</td>', row, re.S):
+            counts = {k: int(n) for k, n in re.findall(r'data-count="([^"]+)">[^<]*: (\d+)/\d+<', body)}
+            cells[group] = (state, counts)
+        rows[agency_id] = cells
+    return rows
+
+
+def test_the_heatmap_shows_each_groups_compliance_state_with_counts_from_the_roll_up(world: World) -> None:
+    html = world.portal.signed_in("lanhdao").get("/dashboard").text
+    section = html.split('id="heatmap"')[1].split("</section>")[0]
+    assert "Tình trạng đáp ứng theo nhóm yêu cầu" in section and "Bản đồ nhiệt" not in section
+    assert "%" not in _visible(section)  # states and clause counts, no evidence-coverage percentages
+    for label in ("Đáp ứng", "Không đáp ứng", "Chờ bằng chứng", "Chưa đánh giá"):
+        assert label in section
+    portal = world.portal.app.state.portal
+    judged = {s.agency_id: s.assessment for s in all_standings(portal, "vi") if s.assessment is not None}
+    shown = _heat_rows(html)
+    assert set(shown) == set(judged) == {"baosoctrang", "dai-ptth", "other"}
+    for agency_id, assessment in judged.items():
+        assert shown[agency_id] == _expected_cells(assessment), agency_id
+    # the data says different things of the two agencies: a failing check is "not met", manual items "awaiting"
+    states = {agency_id: {state for state, _counts in cells.values()} for agency_id, cells in shown.items()}
+    assert "not_met" in states["baosoctrang"] and "not_met" not in states["dai-ptth"]
+    assert "awaiting_evidence" in states["dai-ptth"]
+    for cells in shown.values():  # each cell's counts add up to its group's clauses
+        for group_id, (_state, counts) in cells.items():
+            group = next(g for g in judged["baosoctrang"].groups if g.id == group_id)
+            assert sum(counts.values()) == group.clauses_total
+
+
+def test_the_dashboard_counts_failures_and_errors_apart(world: World) -> None:
+    html = world.portal.signed_in("officer1").get("/dashboard").text
+    agencies = html.split('id="agencies"')[1].split("</section>")[0]
+    row = agencies.split('href="/agencies/baosoctrang"')[1].split("</tr>")[0]
+    # latest run of baosoctrang: a and b fail, d could not be checked (the agency's manual items aside)
+    assert re.search(r'data-figure="results_failed">2\b', row) and re.search(r'data-figure="results_error">1\b', row)
+    assert "Kết quả không đạt" in agencies and "Lỗi (không kiểm tra được)" in agencies
 
 
 def test_agencies_lists_the_inventory_and_the_store(world: World) -> None:
@@ -477,6 +544,58 @@ def test_downloads_are_attachments_and_are_logged(world: World) -> None:
         for a in downloads
         if a.detail["kind"] != "export_json" and a.detail["kind"] != "export_csv"
     )
+
+
+def _set_agency(world: World, agency_id: str, **fields: object) -> None:
+    """Change one agency of the inventory the portal reads (it reads the file on each use)."""
+    path = world.portal.workdir / "inventory.yml"
+    inventory = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for agency in inventory["agencies"]:
+        if agency["id"] == agency_id:
+            agency.update(fields)
+    path.write_text(yaml.safe_dump(inventory, allow_unicode=True), encoding="utf-8")
+
+
+def _report_times(html: str) -> list[str]:
+    return re.findall(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", html)
+
+
+def test_the_agency_page_names_the_owner_from_the_inventory_and_shows_its_local_time(world: World) -> None:
+    bst = world.portal.signed_in("bst-it")
+    default = bst.get("/agencies/baosoctrang").text
+    owner = default.split('id="owner"')[1].split("</p>")[0]
+    assert "Người phụ trách khắc phục" in owner and "Phòng Kỹ thuật · kythuat@baosoctrang.example" in owner
+    assert "Asia/Ho_Chi_Minh" in owner
+    assert "05/11/2026 15:00" in default  # the latest audit (08:00 UTC) in Viet Nam time, the profile's zone
+    _set_agency(world, "baosoctrang", timezone="Asia/Tokyo", contact={"name": "Ông Trần Văn An", "phone": "0299 3821"})
+    moved = bst.get("/agencies/baosoctrang").text
+    owner = moved.split('id="owner"')[1].split("</p>")[0]
+    assert "Ông Trần Văn An · 0299 3821" in owner and "kythuat@" not in owner and "Asia/Tokyo" in owner
+    assert "05/11/2026 17:00" in moved and "05/11/2026 15:00" not in moved
+    run_page = bst.get(f"/agencies/baosoctrang/runs/{world.second}").text
+    assert "05/11/2026 17:00" in run_page
+    listed_without_contact = world.portal.signed_in("officer1").get("/agencies/tapchi").text
+    assert "chưa khai báo đầu mối liên hệ trong tệp kiểm kê" in listed_without_contact.split('id="owner"')[1]
+
+
+def test_the_downloaded_report_shows_the_agencys_owner_and_local_time(world: World) -> None:
+    bst = world.portal.signed_in("bst-it")
+    path = f"/agencies/baosoctrang/reports/{world.second}.html"
+    default = bst.get(path).text
+    assert "Phòng Kỹ thuật · kythuat@baosoctrang.example" in default  # the plan's owner, from the inventory
+    assert "Asia/Ho_Chi_Minh" in default
+    _set_agency(world, "baosoctrang", timezone="Asia/Bangkok")
+    bangkok = bst.get(path).text
+    assert "Asia/Bangkok" in bangkok and "Asia/Ho_Chi_Minh" not in bangkok
+    assert _report_times(bangkok) == _report_times(default)  # Bangkok keeps Viet Nam's offset (UTC+7) all year
+    _set_agency(world, "baosoctrang", timezone="Asia/Tokyo")
+    tokyo = bst.get(path).text
+    assert "Asia/Tokyo" in tokyo
+    shifted = [
+        (datetime.strptime(a, "%d/%m/%Y %H:%M"), datetime.strptime(b, "%d/%m/%Y %H:%M"))
+        for a, b in zip(_report_times(default), _report_times(tokyo), strict=True)
+    ]
+    assert shifted and all(b - a == timedelta(hours=2) for a, b in shifted)  # every time shown, two hours later
 
 
 def test_the_pdf_report_downloads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,9 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
-def _serve(tmp_path: Path, *args: str, euid: int = 1000, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+def _serve(
+    tmp_path: Path, *args: str, euid: int = 1000, monkeypatch: pytest.MonkeyPatch, lang: str = "en"
+) -> tuple[int, str]:
     monkeypatch.setattr(serve_cli.os, "geteuid", lambda: euid)
     inventory = write_inventory(tmp_path / "inventory.yml")
     result = CliRunner().invoke(
@@ -36,6 +38,7 @@ def _serve(tmp_path: Path, *args: str, euid: int = 1000, monkeypatch: pytest.Mon
             "--known-hosts", str(tmp_path / "known_hosts"),
             "--secret-file", str(tmp_path / "portal.key"),
             "--no-scheduler",
+            "--lang", lang,
             *args,
         ],
         env={"COLUMNS": "200"},
@@ -55,6 +58,9 @@ def test_root_is_refused_unless_asked_for(
 ) -> None:
     code, output = _serve(tmp_path, euid=0, monkeypatch=monkeypatch)
     assert code == ExitCode.config and "not root" in output and started == []
+    code, output = _serve(tmp_path, euid=0, monkeypatch=monkeypatch, lang="vi")
+    assert code == ExitCode.config and output.startswith("lỗi: cổng thông tin là một dịch vụ mạng") and started == []
+    assert "không chạy bằng root" in output
     code, _output = _serve(tmp_path, "--allow-root", euid=0, monkeypatch=monkeypatch)
     assert code == 0 and len(started) == 1
 

@@ -85,6 +85,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return Demo(db, first, second, checks)
 
 
+@pytest.fixture(autouse=True)
+def _default_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUDITOR_LANG", raising=False)  # the default (Vietnamese) unless a test asks otherwise
+
+
 def invoke(demo: Demo, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, [*args, "--db", demo.db], env={"COLUMNS": str(WIDTH)})
     return result.exit_code, result.output
@@ -130,11 +135,12 @@ def test_findings_wide_is_the_detailed_table(demo: Demo) -> None:
     code, output = invoke(demo, "findings", "latest", "--wide", "--check", demo.checks[1])
     assert code == 0, output
     lines = assert_fits(output)
-    assert "observed" in output and "rất dài" in output and HOST in tokens(lines) and demo.checks[1] in tokens(lines)
+    assert "thực tế → yêu cầu" in output and "rất dài" in output
+    assert HOST in tokens(lines) and demo.checks[1] in tokens(lines)
 
 
 def test_verdict_at_80_columns_keeps_every_clause_number_whole(demo: Demo) -> None:
-    code, output = invoke(demo, "verdict", "latest", "--agency", AGENCY.id)
+    code, output = invoke(demo, "verdict", "latest", "--agency", AGENCY.id, "--lang", "en")
     assert code == 1, output  # failures: level 3 not met
     words = tokens(assert_fits(output))
     clauses = [clause.id for clause in content().catalogues["TCVN 11930:2017"].clauses]
@@ -210,7 +216,7 @@ def test_findings_json_carries_the_full_reason_and_resolution(demo: Demo) -> Non
         (["findings", "latest", "--agency", "nosuch"], AGENCY.id),
         (["verdict", "latest", "--agency", "nosuch"], AGENCY.id),
         (["findings", "latest", "--host", "nosuch"], HOST),
-        (["findings", "latest", "--check", "nosuch"], "more"),
+        (["findings", "latest", "--check", "nosuch"], "mã khác"),
         (["findings", "r-1999"], "r-2026"),
         (["export", "latest", "--agency", "nosuch"], AGENCY.id),
         (["diff", "{first}", "latest", "--agency", "nosuch"], AGENCY.id),
@@ -231,20 +237,20 @@ def test_unknown_ids_and_usage_errors_exit_3_with_one_error_line(
     code = run([*args, "--db", demo.db])
     captured = capsys.readouterr()
     assert code == 3, captured.out + captured.err
-    assert captured.err.startswith("error: ") and named in " ".join(captured.err.split())
+    assert captured.err.startswith("lỗi: ") and named in " ".join(captured.err.split())
     assert "Traceback" not in captured.err and captured.out == ""
 
 
 def test_a_mistyped_agency_gives_no_verdict(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["verdict", "latest", "--agency", "nosuch", "--db", demo.db]) == 3
-    assert "level 3" not in capsys.readouterr().out
+    assert "cấp độ 3" not in capsys.readouterr().out
 
 
 def test_known_ids_are_listed_up_to_a_limit() -> None:
     many = [f"agency{i:03d}" for i in range(50)]
     shown = known_list(many)
-    assert shown.count("agency") == SHOWN and shown.endswith(f"and {50 - SHOWN} more")
-    assert known_list([]) == "none"
+    assert shown.count("agency") == SHOWN and shown.endswith(f"và {50 - SHOWN} mã khác")
+    assert known_list([]) == "không có"
 
 
 # -- diff ----------------------------------------------------------------------------------------------------------
@@ -259,7 +265,8 @@ def test_diff_names_new_fixed_regressed_and_still_failing(demo: Demo) -> None:
     code, output = invoke(demo, "diff", demo.first, demo.second)
     words = tokens(assert_fits(output))
     assert code == 1 and {demo.checks[0], demo.checks[3], HOST} <= words
-    assert "1 regressed" in output and "1 fixed" in output
+    flat = " ".join(output.split())
+    assert "1 tái phát / xấu đi" in flat and "1 đã khắc phục" in flat
     code, _ = invoke(demo, "diff", demo.second, demo.second)
     assert code == 0  # nothing new or regressed against itself
 
@@ -331,4 +338,4 @@ def test_an_aborted_prompt_ends_with_130(monkeypatch: pytest.MonkeyPatch, capsys
 
     monkeypatch.setattr(cli_app, "app", aborted)
     assert run(["runs"]) == 130
-    assert capsys.readouterr().err.startswith("error: aborted")
+    assert capsys.readouterr().err.startswith("lỗi: đã hủy")

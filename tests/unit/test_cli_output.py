@@ -34,6 +34,11 @@ def _cli() -> CliRunner:
     return CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _default_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUDITOR_LANG", raising=False)  # the default (Vietnamese) unless a test asks otherwise
+
+
 # -- the shared rules ------------------------------------------------------------------------------------------------
 
 
@@ -84,7 +89,8 @@ def test_trust_goes_on_past_a_changed_key_and_names_what_was_not_enrolled(
 ) -> None:
     inventory, known, presented = trust_setup
     before = KnownHostsStore(known).lookup("10.0.0.1")
-    result = _cli().invoke(hosts_app, ["trust", "-i", str(inventory), "--known-hosts", str(known), "--yes"])
+    args = ["trust", "-i", str(inventory), "--known-hosts", str(known), "--yes", "--lang", "en"]
+    result = _cli().invoke(hosts_app, args)
 
     assert result.exit_code == 2, result.output
     store = KnownHostsStore(known)
@@ -98,9 +104,7 @@ def test_trust_goes_on_past_a_changed_key_and_names_what_was_not_enrolled(
     assert "out of band" in out and "--replace --host moved" in out
     assert "replace=True" not in out
 
-    again = _cli().invoke(
-        hosts_app, ["trust", "-i", str(inventory), "--known-hosts", str(known), "--yes", "--replace", "--host", "moved"]
-    )
+    again = _cli().invoke(hosts_app, [*args, "--replace", "--host", "moved"])
     assert again.exit_code == 0, again.output
     assert KnownHostsStore(known).lookup("10.0.0.1") == presented["10.0.0.1"]
 
@@ -109,14 +113,11 @@ def test_a_key_the_officer_does_not_confirm_is_not_enrolled(
     trust_setup: tuple[Path, Path, dict[str, paramiko.PKey]],
 ) -> None:
     inventory, known, presented = trust_setup
-    result = _cli().invoke(
-        hosts_app, ["trust", "-i", str(inventory), "--known-hosts", str(known), "--host", "fresh"], input="n\n"
-    )
+    args = ["trust", "-i", str(inventory), "--known-hosts", str(known), "--host", "fresh", "--lang", "en"]
+    result = _cli().invoke(hosts_app, args, input="n\n")
     assert result.exit_code == 2 and "fresh (10.0.0.2:22): not confirmed" in " ".join(result.output.split())
     assert KnownHostsStore(known).lookup("10.0.0.2") is None
-    result = _cli().invoke(
-        hosts_app, ["trust", "-i", str(inventory), "--known-hosts", str(known), "--host", "fresh"], input="y\n"
-    )
+    result = _cli().invoke(hosts_app, args, input="y\n")
     assert result.exit_code == 0 and KnownHostsStore(known).lookup("10.0.0.2") == presented["10.0.0.2"]
 
 
@@ -171,7 +172,12 @@ def _assert_inert(output: str) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["evidence", "{finding}"], ["findings", "latest"], ["findings", "latest", "--lang", "en"], ["runs"]],
+    [
+        ["evidence", "{finding}", "--lang", "en"],
+        ["findings", "latest"],
+        ["findings", "latest", "--lang", "en"],
+        ["runs", "--lang", "en"],
+    ],
     ids=lambda c: " ".join(c),
 )
 def test_target_text_is_shown_inert_in_the_terminal(tmp_path: Path, command: list[str]) -> None:

@@ -14,7 +14,7 @@ from auditor.vocabulary import LocalizedText, Status
 
 CONTENT = load_content()
 ROOT_LOGIN = CONTENT.checks["sshd_permit_root_login_disabled"]
-IDLE = CONTENT.checks["sshd_idle_timeout_configured"]
+IDLE = CONTENT.checks["shell_idle_timeout_configured"]  # a check with its own command and an input
 SSHD = "source.sshd_effective"  # the record ROOT_LOGIN is judged on
 FACTS = HostFacts(os_family="debian", os_id="debian")
 INPUTS = CONTENT.profile.values()

@@ -5,57 +5,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from auditor.collectors.network import facts as network_facts
 from auditor.collectors.network.facts import address_facts, exposure_fact, fact, ssh_facts
 from auditor.collectors.network.inside import InsideView
 from auditor.collectors.network.nmap import parse_xml
 from auditor.collectors.network.sshalgos import SshAlgorithms
-from auditor.content.checks import NetworkProbe
-from auditor.content.expectations import Regex
-from auditor.content.loader import Content, load_content
+from auditor.content.checks import Check, NetworkProbe
 from auditor.evaluation.evaluate import evaluate, host_error_finding, manual_finding
+from auditor.evaluation.expected_words import expected_in_words
 from auditor.evaluation.findings import Finding
 from auditor.evaluation.observations import HostFacts, Observation
 from auditor.evaluation.observed_words import line_in_words, not_applicable_in_words
 from auditor.evaluation.parsers import listening_sockets
+from auditor.messages import reason
+from auditor.reports import build_agency_report, render_html
 from auditor.store.db import open_store
 from auditor.vocabulary import Status
 from tests.checkcases import CASES_DIR, Case, judge_recorded, load_case_file
 from tests.unit.test_network import XML
 from tests.unit.test_store import make_agency, ok_host, start
-
-MATCHER_SYNTAX = ("~ /", "none(", "all(", "any(", "subset of", "contains [", "excludes [", '= "', "!=", "<=", ">=")
-STATE_NAMES = re.compile(
-    r"\b(pass|passed|fail|failed|error|manual|not_applicable|not_evaluated|completed|completed_with_errors|"
-    r"awaiting_evidence|not_met|partly_met|met|meets|waived|interrupted)\b",
-    re.IGNORECASE,
-)
-QUOTED = re.compile(r"“[^”]*”")  # what a target sent, or a value a check names, quoted as data
-
-
-@cache
-def shipped() -> Content:
-    return load_content()
-
-
-def problems(text: str) -> list[str]:
-    """Matcher syntax or English state names outside quoted data."""
-    plain = QUOTED.sub("“…”", text)
-    found = [token for token in MATCHER_SYNTAX if token in plain]
-    found += [match.group(0) for match in STATE_NAMES.finditer(plain)]
-    return found
-
-
-def vietnamese_texts(finding: Finding) -> Iterator[tuple[str, str]]:
-    yield "reason", finding.reason.vi
-    if finding.expected_text is not None:
-        yield "expected", finding.expected_text.vi
+from tests.wording import problems, raw_syntax, regexes, shipped, vietnamese_texts
 
 
 def recorded_findings() -> Iterator[tuple[str, Finding]]:
@@ -166,8 +139,10 @@ ALL = [*recorded_findings(), *stray_findings(), *network_findings(), *other_find
 
 @pytest.mark.parametrize(("name", "finding"), ALL, ids=[name for name, _ in ALL])
 def test_vietnamese_words_only(name: str, finding: Finding) -> None:
+    check = shipped().checks[finding.check_id]
     for field, text in vietnamese_texts(finding):
         assert not problems(text), f"{name} {field}: {text}"
+        assert not raw_syntax(check, text), f"{name} {field} shows a pattern: {text}"
 
 
 def test_network_reasons_never_repeat_the_agents_lines() -> None:
@@ -189,7 +164,8 @@ def test_the_cases_cover_every_outcome() -> None:
     passed = {name.split("-", 1)[0] for name, finding in ALL if finding.status is Status.passed}
     assert failed >= automated  # a failure sentence is the one that quotes what was seen
     # a pass sentence is one template around the requirement's words, which every check is tested for above;
-    # scenario-only checks pass only in a sandbox, most network checks only on a well-kept target
+    # scenario-only checks pass only in a sandbox (tests/content checks the words of those passes), most network
+    # checks only on a well-kept target
     assert len(passed & automated) >= len(automated) // 2
 
 
@@ -200,27 +176,45 @@ def test_every_expectation_has_words_in_both_languages() -> None:
             continue
         words = check.expect.explain(inputs)
         assert not problems(words.vi), f"{check_id}: {words.vi}"
+        passed = reason("pass", expected=words).vi  # the sentence of every pass, as evaluate() builds it
+        assert not raw_syntax(check, words.vi) and not raw_syntax(check, passed), f"{check_id}: {passed}"
         assert words.vi != words.en and check.expect.describe(inputs) not in (words.vi, words.en), check_id
 
 
-def regexes(node: object) -> Iterator[Regex]:
-    if isinstance(node, Regex):
-        yield node
-    elif isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            yield from regexes(getattr(node, name))
-    elif isinstance(node, tuple):
-        for item in node:
-            yield from regexes(item)
-
-
-def test_network_patterns_say_what_they_mean() -> None:
-    """A network check matches the agents' own English lines: its requirement must read as words, not as
-    a pattern over those lines."""
+def test_every_pattern_says_what_it_means() -> None:
+    """A pattern is not something a reader should decode: every regex of a shipped check, host or network,
+    carries `means:` in both languages."""
     for check_id, check in shipped().checks.items():
-        if isinstance(check.probe, NetworkProbe):
-            bare = [r.regex for r in regexes(check.expect) if r.means is None]
-            assert not bare, f"{check_id}: give these patterns `means:` {bare}"
+        bare = [r.regex for r in regexes((check.expect, check.configured)) if r.means is None]
+        assert not bare, f"{check_id}: give these patterns `means:` {bare}"
+
+
+BARE = {
+    "id": "demo_bare_pattern",
+    "title": {"vi": "Ví dụ", "en": "Example"},
+    "severity": "low",
+    "probe": {"command": "echo 0.0.0.0:2222"},
+    "expect": {"regex": ":2222$"},
+    "rationale": {"vi": "Ví dụ.", "en": "Example."},
+    "remediation": {"vi": "Không.", "en": "None."},
+}
+
+
+@pytest.mark.parametrize(("stdout", "status"), [("0.0.0.0:2222", Status.passed), ("0.0.0.0:22", Status.failed)])
+def test_a_pattern_without_means_is_caught_in_pass_and_fail_sentences(stdout: str, status: Status) -> None:
+    """The guard above is only as good as its detector: a check without `means:` shows its pattern, and is
+    caught, whether it passes or fails; with `means:` it reads as words."""
+    bare = Check.model_validate(BARE)
+    case = Case(name="demo", expect="pass" if status is Status.passed else "fail", stdout=stdout)
+    finding = judge_recorded(bare, case, {})
+    assert finding.status is status
+    assert raw_syntax(bare, finding.reason.vi) and finding.expected_text is not None
+    assert raw_syntax(bare, finding.expected_text.vi)
+    means = {"vi": "lắng nghe ở cổng 2222", "en": "listens on port 2222"}
+    worded = Check.model_validate({**BARE, "expect": {"regex": ":2222$", "means": means}})
+    finding = judge_recorded(worded, case, {})
+    assert finding.status is status
+    assert not raw_syntax(worded, finding.reason.vi) and "cổng 2222" in finding.reason.vi
 
 
 def test_exposure_failure_is_told_in_words_not_in_the_agents_line() -> None:
@@ -288,3 +282,38 @@ def test_every_shipped_not_applicable_message_has_words() -> None:
     assert not missing
     ssh = not_applicable_in_words("OpenSSH server is not installed (no /etc/ssh/sshd_config)")
     assert ssh is not None and ssh.vi == "máy chủ OpenSSH (sshd) chưa được cài đặt"
+
+
+def test_findings_stored_without_words_are_read_in_words(tmp_path: Path) -> None:
+    """Rows written before the store kept words hold only the notation (NULL words): readers word them from the
+    check as it is defined now, say so when that definition no longer gives the stored notation, fall back to a
+    neutral sentence for a check that is gone, and never show the notation."""
+    check = shipped().checks["net_remote_admin_not_exposed"]
+    admin = next(o for o in agent_observations() if o.probe_id == "admin_ports" and "3389" in o.stdout_text)
+    judged = evaluate(check, admin, HostFacts(), shipped().profile.values())
+    old = judged.model_copy(update={"expected_text": None})
+    other_inputs = old.model_copy(update={"expected": "subset of [2222]"})  # judged with an agency's own input
+    gone = old.model_copy(update={"check_id": "sshd_retired_check", "expected": "~ /^PermitRootLogin no$/"})
+    manual = next(manual_finding(c) for c in shipped().checks.values() if c.is_manual)
+    hosts = {"web-01": (old, manual), "web-02": (other_inputs,), "web-03": (gone,)}
+    with open_store(f"sqlite:///{tmp_path / 'audit.db'}") as store:
+        run_id = start(store)
+        for host_name, findings in hosts.items():
+            result = ok_host(host_name=host_name).model_copy(update={"findings": findings, "observations": (admin,)})
+            store.save_host_result(run_id, make_agency(), result)
+        rows = {(row.host_name, row.check_id): row for row in store.list_findings(run_id)}
+        html = render_html(build_agency_report(store, shipped(), run_id, "vtv"))
+    assert all(row.expected_text is None for row in rows.values())  # nothing stored in words
+    same = expected_in_words(rows["web-01", check.id], shipped())
+    assert same == judged.expected_text and same is not None and same.vi == "chỉ gồm các giá trị: “22”"
+    differs = expected_in_words(rows["web-02", check.id], shipped())
+    assert differs is not None and differs.vi.startswith("chỉ gồm các giá trị: “22”")
+    assert "định nghĩa hiện hành" in differs.vi and "defined now" in differs.en
+    retired = expected_in_words(rows["web-03", "sshd_retired_check"], shipped())
+    assert retired is not None and "không còn" in retired.vi and "no longer" in retired.en
+    assert expected_in_words(rows["web-01", manual.check_id], shipped()) is None  # nothing was expected
+    for words in (same, differs, retired):
+        assert not problems(words.vi) and "subset of" not in words.vi and "~ /" not in words.vi
+    # the report reads the same words: the notation stays for machines
+    assert "chỉ gồm các giá trị: “22”" in html.replace("&#34;", '"')
+    assert "subset of [" not in html and "~ /^PermitRootLogin" not in html

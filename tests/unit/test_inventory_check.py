@@ -16,12 +16,13 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from auditor import yamlio
-from auditor.cli.inventory import inventory_app, render
+from auditor.cli.inventory import inventory_app, place, render
+from auditor.cli.words import Lang, Words
 from auditor.content.checks import Profile, ProfileInput
 from auditor.content.loader import load_content
 from auditor.errors import InventoryError
 from auditor.inventory import builtin_roles, load_inventory, roles_known_to
-from auditor.inventory_check import check_inventory, resolve_names
+from auditor.inventory_check import Resolution, check_inventory, resolve_names
 from auditor.vocabulary import LocalizedText
 from tests.hostile_ssh.fleet import Behaviour, Fleet
 from tests.integration.conftest import lab_inventory
@@ -47,8 +48,8 @@ def inventory_file(tmp_path: Path, hosts_yaml: str, extra: str = "") -> Path:
     return path
 
 
-def check(path: Path, *args: str) -> Result:
-    return CliRunner().invoke(inventory_app, ["check", str(path), *args])
+def check(path: Path, *args: str, lang: str = "en") -> Result:
+    return CliRunner().invoke(inventory_app, ["check", str(path), "--lang", lang, *args], env={"COLUMNS": "80"})
 
 
 # -- the project's own inventories still load ---------------------------------------------------------------------
@@ -167,7 +168,8 @@ def test_the_audit_command_stops_on_an_inventory_error_before_connecting(tmp_pat
     path = inventory_file(tmp_path, "      - {name: web1, address: 10.0.0.1, key_file: keys/none, roles: [web]}\n")
     result = CliRunner().invoke(audit_app, ["-i", str(path), "--db", f"sqlite:///{tmp_path / 'a.db'}"])
     assert result.exit_code == 3
-    assert "keys/none does not exist" in " ".join(result.output.split())
+    said = " ".join(result.output.split())  # in the default language, Vietnamese
+    assert "trường key_file: tệp khóa" in said and "keys/none không tồn tại" in said
     assert not (tmp_path / "a.db").exists()  # nothing was started: not even the store
 
 
@@ -181,11 +183,20 @@ def test_names_are_resolved_and_said_to_be_names(tmp_path: Path) -> None:
         "      - {name: b, address: no-such-host.invalid, key_file: keys/id}\n"
         "      - {name: c, address: 10.0.0.3, key_file: keys/id}\n",
     )
-    report = check_inventory(path)
+    report = check_inventory(path, lang="en")
     assert [(p.severity, p.location[3]) for p in report.problems] == [("note", 0), ("error", 1)]
     assert "localhost is a name; it resolves to " in report.problems[0].message
     assert "no-such-host.invalid is a name; it does not resolve" in report.problems[1].message
     assert report.where(report.problems[1]) == "line 6: agencies[0] (id=demo) → hosts[1] (name=b) → address"
+    assert (
+        place(report, report.problems[1], Words(Lang.en))
+        == "file inventory.yml, line 6, agency demo, host b, field address"
+    )
+    vietnamese = check_inventory(path)  # Vietnamese unless asked otherwise
+    assert "no-such-host.invalid là một tên miền; không phân giải được" in vietnamese.problems[1].message
+    assert place(vietnamese, vietnamese.problems[1], Words(Lang.vi)) == (
+        "tệp inventory.yml, dòng 6, cơ quan demo, máy chủ b, trường address"
+    )
     assert check_inventory(path, resolve=False).problems == ()
 
 
@@ -205,9 +216,10 @@ def test_resolution_is_concurrent_and_gives_up_after_its_timeout() -> None:
     elapsed = time.monotonic() - started
     release.set()
     assert elapsed < 3
-    assert outcome["hang0.example"].failure == "no answer within 0.5 s"
+    assert _failure(outcome["hang0.example"], "en") == "no answer within 0.5 s"
+    assert _failure(outcome["hang0.example"], "vi") == "không có trả lời trong 0.5 giây"
     assert outcome["ok49.example"].addresses == ("192.0.2.1",)
-    assert outcome["gone.example"].failure == "no such name"
+    assert _failure(outcome["gone.example"], "en") == "no such name"
 
 
 def test_unset_credentials_variables_are_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,7 +231,7 @@ def test_unset_credentials_variables_are_warnings(tmp_path: Path, monkeypatch: p
         "      - {name: b, address: 10.0.0.2, password_env: AUDIT_PW_SET}\n"
         "      - {name: c, address: 10.0.0.3, key_file: keys/id, key_passphrase_env: AUDIT_PW_UNSET}\n",
     )
-    report = check_inventory(path, resolve=False)
+    report = check_inventory(path, resolve=False, lang="en")
     assert [(p.severity, p.location[3:]) for p in report.problems] == [
         ("warning", (0, "password_env")),
         ("warning", (2, "key_passphrase_env")),
@@ -228,6 +240,10 @@ def test_unset_credentials_variables_are_warnings(tmp_path: Path, monkeypatch: p
     result = check(path, "--no-resolve")
     assert result.exit_code == 0, result.output
     assert "0 errors, 2 warnings" in " ".join(result.output.split())
+    result = check(path, "--no-resolve", lang="vi")
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 0 and "0 lỗi, 2 cảnh báo trong 1 cơ quan, 3 máy chủ; dùng được" in flat
+    assert "cảnh báo tệp" in flat and "máy chủ a, trường password_env: biến môi trường AUDIT_PW_UNSET chưa" in flat
 
 
 def test_hosts_given_twice_are_flagged_with_their_lines(tmp_path: Path) -> None:
@@ -245,7 +261,7 @@ def test_hosts_given_twice_are_flagged_with_their_lines(tmp_path: Path) -> None:
     ) in str(caught.value)
 
     path.write_text(path.read_text(encoding="utf-8").replace("name: web1, address: 10.0.0.9", "name: x, address: h"))
-    report = check_inventory(path, resolve=False)
+    report = check_inventory(path, resolve=False, lang="en")
     assert [(p.severity, report.where(p)) for p in report.problems] == [
         ("warning", "line 10: agencies[1] (id=other) → hosts[1] (name=web2) → address")
     ]
@@ -262,9 +278,17 @@ def test_check_exit_codes_and_80_columns(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "unknown role 'webserver'" in " ".join(result.output.split())
     assert "2 errors, 0 warnings in 1 agency, 2 hosts; not usable" in " ".join(result.output.split())
-    lines = [line.plain for line in render(check_inventory(path, resolve=False))]
+    lines = [line.plain for line in render(check_inventory(path, resolve=False, lang="en"), words=Words(Lang.en))]
     assert all(len(line) <= 80 for line in lines if " " in line.strip()), lines  # only a lone long word may exceed
-    assert lines[0].startswith("error   line 5: agencies[0] (id=demo)")
+    flat = " ".join(" ".join(lines).split())
+    assert flat.startswith(
+        "error file inventory.yml, line 5, agency demo, host a-long-host-name-to-wrap, field roles item 1"
+    )
+    lines = [line.plain for line in render(check_inventory(path, resolve=False))]  # Vietnamese by default
+    assert all(len(line) <= 80 for line in lines if " " in line.strip()), lines
+    assert " ".join(" ".join(lines).split()).startswith(
+        "lỗi tệp inventory.yml, dòng 5, cơ quan demo, máy chủ a-long-host-name-to-wrap, trường roles mục 1"
+    )
 
     clean = inventory_file(tmp_path, "      - {name: a, address: 10.0.0.1, key_file: keys/id, roles: [web]}\n")
     result = check(clean, "--no-resolve")
@@ -274,6 +298,11 @@ def test_check_exit_codes_and_80_columns(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text("agencies: [\n", encoding="utf-8")
     assert check(broken).exit_code == 3
+
+
+def _failure(resolution: Resolution, lang: Lang) -> str:
+    assert resolution.failure is not None
+    return resolution.failure.text(lang)
 
 
 def test_a_content_dir_adds_its_roles(tmp_path: Path) -> None:

@@ -253,3 +253,70 @@ def test_refused_port_is_unreachable(tmp_path: Path) -> None:
     assert caught.value.reason == "unreachable"
     with pytest.raises(ConnectError):
         KnownHostsStore(tmp_path / "kh").fetch_host_key("127.0.0.1", free_port, timeout=3)
+
+
+# ------------------------------------------------------------------------------------------ the index, read once
+
+
+def test_the_index_finds_what_paramiko_finds_in_the_whole_file(tmp_path: Path) -> None:
+    from auditor.collectors.ssh.known_hosts import KnownHostsIndex
+
+    first, second, other, hashed_key = ed25519_key(), ecdsa_key(), ed25519_key(), ed25519_key()
+    hashed_name = paramiko.HostKeys.hash_host("[10.0.0.9]:2222")
+    path = tmp_path / "known_hosts"
+    path.write_text(
+        "# a comment\n"
+        f"[10.0.0.1]:2222,10.0.0.2 {first.get_name()} {first.get_base64()}\n"
+        f"[10.0.0.1]:2222 {second.get_name()} {second.get_base64()}\n"
+        f"[10.0.0.1]:2222 {other.get_name()} {other.get_base64()}\n"  # a second ed25519: paramiko keeps the first
+        f"{hashed_name} {hashed_key.get_name()} {hashed_key.get_base64()}\n"
+        "not a key line\n",
+        encoding="utf-8",
+    )
+    index = KnownHostsIndex(path)
+    whole = paramiko.HostKeys()  # paramiko itself refuses the whole file for its garbled last line
+    for line in path.read_text(encoding="utf-8").splitlines()[1:-1]:
+        entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+        assert entry is not None
+        for name in entry.hostnames:
+            if whole.lookup(name) is None or entry.key.get_name() not in whole.lookup(name):  # type: ignore[operator]
+                whole.add(name, entry.key.get_name(), entry.key)
+    for address, port in (("10.0.0.1", 2222), ("10.0.0.2", 22), ("10.0.0.9", 2222), ("10.0.0.3", 22)):
+        name = address if port == 22 else f"[{address}]:{port}"
+        mine = paramiko.HostKeys()
+        index.fill(mine, address, port)
+        expected = whole.lookup(name)
+        found = mine.lookup(name)
+        if expected is None:
+            assert found is None
+            continue
+        assert found is not None
+        assert {t: found[t] for t in found} == {t: expected[t] for t in expected}
+    assert index.keys_for("[10.0.0.9]:2222") == [hashed_key]
+
+
+def test_the_index_reads_the_file_once_for_every_connection_of_a_run(tmp_path: Path) -> None:
+    from auditor.collectors.ssh.known_hosts import KnownHostsIndex
+
+    key = ed25519_key()
+    path = tmp_path / "known_hosts"
+    lines = [f"[127.0.0.1]:{port} {key.get_name()} {key.get_base64()}\n" for port in range(20000, 22000)]
+    path.write_text("".join(lines), encoding="utf-8")
+    index = KnownHostsIndex(path)
+    assert index.keys_for("[127.0.0.1]:20000") == [key]
+    path.write_text("", encoding="utf-8")  # read once: later lookups use what was read
+    assert index.keys_for("[127.0.0.1]:21999") == [key]
+    assert index.keys_for("[127.0.0.1]:22000") == []
+
+
+def test_an_unreadable_file_makes_every_lookup_a_host_key_error(tmp_path: Path) -> None:
+    from auditor.collectors.ssh.known_hosts import KnownHostsIndex
+
+    path = tmp_path / "known_hosts"
+    path.write_bytes(b"\xff\xfe not utf-8\n")
+    index = KnownHostsIndex(path)
+    for _ in range(2):
+        with pytest.raises(HostKeyError, match="cannot read the known-hosts file") as caught:
+            index.keys_for("10.0.0.1")
+        assert caught.value.reason == "host_key_unknown"
+    assert KnownHostsIndex(tmp_path / "missing").keys_for("10.0.0.1") == []

@@ -17,11 +17,13 @@ import pytest
 from docx.shared import Mm, Pt
 from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph as DocxParagraph
+from fontTools.ttLib import TTFont
 from typer.testing import CliRunner
 
 from auditor.cli.report import app as report_app
 from auditor.errors import ConfigError, NotFoundError
 from auditor.inventory import Agency
+from auditor.reports import official
 from auditor.reports.agency import pick_catalogue
 from auditor.reports.official import (
     OfficialDocument,
@@ -217,6 +219,43 @@ def test_docx_fonts_page_and_margins_follow_decree_30(store: Store) -> None:
     sizes = {run.font.size for paragraph in document.paragraphs for run in paragraph.runs if run.text.strip()}
     assert sizes <= {Pt(12), Pt(13), Pt(14)}
     assert section.different_first_page_header_footer  # page numbers from page 2 on
+
+
+def test_docx_columns_are_fixed_in_the_grid_and_header_words_fit_them(store: Store) -> None:
+    """LibreOffice lays a table out from its grid, Word from its cells: both must carry the widths,
+    and each header word (bold Times New Roman, 11 pt) must fit its column without a mid-word break."""
+    fill(store)
+    for report in (
+        build_yearly_report(store, content(), default_settings(), REPORT_DAY),
+        build_agency_yearly_report(store, content(), default_settings(), AGENCY.id, REPORT_DAY),
+    ):
+        document = read_docx(report)
+        model = next(block for block in report.blocks if isinstance(block, official.Table))
+        table = document.tables[1]
+        grid = [int(col.get(f"{W}w")) for col in table._tbl.tblGrid.findall(f"{W}gridCol")]
+        expected = [round(Mm(width).twips) for width in model.widths_mm]  # type: ignore[attr-defined]
+        assert [abs(a - b) <= 1 for a, b in zip(grid, expected, strict=True)] == [True] * len(grid)
+        layout = table._tbl.tblPr.find(f"{W}tblLayout")
+        assert layout is not None and layout.get(f"{W}type") == "fixed"
+        for row in table.rows:
+            assert [round(cell.width.mm) for cell in row.cells] == list(model.widths_mm)
+        margin_mm = 2 * 1.2
+        for word, width in (
+            (word, width) for text, width in zip(model.header, model.widths_mm, strict=True) for word in text.split()
+        ):
+            assert bold_serif_width_mm(word, 11) + margin_mm <= width, (word, width)
+
+
+def bold_serif_width_mm(word: str, size_pt: float) -> float:
+    """The width of a word in Liberation Serif Bold, which has Times New Roman's metrics."""
+    path = subprocess.run(
+        ["fc-match", "-f", "%{file}", "Liberation Serif:bold"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "LiberationSerif-Bold" in path, path
+    font = TTFont(path)
+    advances, cmap = font["hmtx"], font.getBestCmap()
+    units = sum(advances[cmap[ord(letter)]][0] for letter in unicodedata.normalize("NFC", word))
+    return units / font["head"].unitsPerEm * size_pt * 25.4 / 72
 
 
 def test_no_english_state_names_and_diacritics_intact(store: Store) -> None:

@@ -505,7 +505,7 @@ def test_the_schedule_command_adds_lists_pauses_resumes_and_removes(tmp_path: Pa
     cli = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:
-        result = cli.invoke(schedule_app, [*args, "--db", db], env={"COLUMNS": "200"})
+        result = cli.invoke(schedule_app, [*args, "--db", db, "--lang", "en"], env={"COLUMNS": "200"})
         return result.exit_code, result.output
 
     code, out = run(
@@ -524,6 +524,8 @@ def test_the_schedule_command_adds_lists_pauses_resumes_and_removes(tmp_path: Pa
     assert code == 0 and "0 2 * * 1" in out and "Asia/Ho_Chi_Minh" in out and "+07" in out and "@daily" in out
     assert run("pause", "1") == (0, "schedule 1 paused\n")
     assert "paused" in run("list")[1]
+    in_vietnamese = cli.invoke(schedule_app, ["list", "--db", db], env={"COLUMNS": "200", "AUDITOR_LANG": "vi"})
+    assert "tạm dừng" in in_vietnamese.output and "(mọi cơ quan)" in in_vietnamese.output
     assert run("resume", "1")[0] == 0
     assert run("remove", "2") == (0, "schedule 2 removed\n")
     assert run("remove", "2")[0] == 3

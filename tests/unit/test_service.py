@@ -342,7 +342,16 @@ class RefusingStore:
         self.store, self.refuse, self.error, self.times = store, refuse, error, times
         self.attempts: dict[str, int] = {}
         self._save = store.save_host_result
+        self._save_all = store.save_host_results
         store.save_host_result = self.save  # type: ignore[method-assign]
+        store.save_host_results = self.save_all  # type: ignore[method-assign]
+
+    def save_all(self, run_id: str, items: list[tuple[Agency, HostResult]]) -> list[int]:
+        """Several targets in one transaction: refused as a whole while one of them is refused (not counted:
+        the service then stores each on its own, which is what counts)."""
+        if any(r.host_name in self.refuse and self.attempts.get(r.host_name, 0) < self.times for _, r in items):
+            raise self.error
+        return self._save_all(run_id, items)
 
     def save(self, run_id: str, agency: Agency, result: HostResult) -> int:
         tried = self.attempts[result.host_name] = self.attempts.get(result.host_name, 0) + 1

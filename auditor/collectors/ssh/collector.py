@@ -18,6 +18,7 @@ from pathlib import Path
 import paramiko
 
 from auditor.collectors.ssh.connect import connect_client, paramiko_transport
+from auditor.collectors.ssh.known_hosts import KnownHostsIndex
 from auditor.collectors.ssh.script import build_script, new_token
 from auditor.collectors.ssh.stream import StreamParser, stream_budget
 from auditor.collectors.ssh.transport import DEFAULT_MAX_OUTPUT, RunEnd, Transport, clip
@@ -27,7 +28,7 @@ from auditor.inventory import Host
 
 __all__ = ["PREPARE_AT_ONCE", "SshCollector", "TransportFactory", "connect_client", "paramiko_transport"]
 
-TransportFactory = Callable[[Host, Path, float], Transport]
+TransportFactory = Callable[[Host, KnownHostsIndex, float], Transport]
 PREPARE_AT_ONCE = 8  # handshakes started ahead of collection, at most, at a time
 _MIN_EXEC_S = 0.5  # less than this left of the deadline after connecting: not worth starting
 
@@ -62,6 +63,7 @@ class SshCollector:
         max_output: int = DEFAULT_MAX_OUTPUT,
     ) -> None:
         self.known_hosts_path = Path(known_hosts_path)
+        self.known_hosts = KnownHostsIndex(self.known_hosts_path)  # read once, at the first connection
         self.probe_jobs = probe_jobs  # probes run at once on the target (1: one after another)
         self.connect_timeout_s = connect_timeout_s
         self.deadline_s = deadline_s
@@ -102,7 +104,7 @@ class SshCollector:
         began = time.monotonic()
         timeout = min(self.connect_timeout_s, self.deadline_s)
         try:
-            return self.transport_factory(host, self.known_hosts_path, timeout), began
+            return self.transport_factory(host, self.known_hosts, timeout), began
         except CollectorError:
             raise
         except (paramiko.SSHException, EOFError, OSError) as exc:  # a factory that let one through

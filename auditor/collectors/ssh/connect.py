@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from auditor.collectors.ssh.known_hosts import fingerprint
+from auditor.collectors.ssh.known_hosts import KnownHostsIndex, fingerprint
 from auditor.collectors.ssh.transport import ParamikoTransport, Watchdog, clip, cut_socket
 from auditor.errors import AuthError, CollectorError, ConnectError, HostKeyError
 from auditor.inventory import Host
@@ -178,8 +178,11 @@ def _handshake_error(exc: Exception, where: str, host: Host, cut: bool, timeout_
     return ConnectError(f"{where}: {type(exc).__name__}: {clip(text)}", reason=reason)
 
 
-def connect_client(host: Host, known_hosts_path: Path, connect_timeout_s: float) -> paramiko.SSHClient:
+def connect_client(host: Host, known_hosts: Path | KnownHostsIndex, connect_timeout_s: float) -> paramiko.SSHClient:
     """An authenticated SSHClient, after strict host-key checking against the tool's own file only.
+
+    ``known_hosts``: the file, or its index read once for a whole run (a fleet's connections then never
+    read the file again).
 
     The whole handshake (TCP connect, banner, key exchange, authentication) ends within
     ``connect_timeout_s``: a watchdog cuts the socket there, whatever the server does (a banner that
@@ -192,12 +195,12 @@ def connect_client(host: Host, known_hosts_path: Path, connect_timeout_s: float)
     pkey = load_private_key(host)
     began = time.monotonic()
     client = paramiko.SSHClient()
-    if Path(known_hosts_path).is_file():
-        try:
-            client.load_host_keys(str(known_hosts_path))  # never load_system_host_keys(): only the tool's file
-        except (OSError, UnicodeDecodeError) as exc:
-            message = f"{host.name}: cannot read the known-hosts file {known_hosts_path} ({type(exc).__name__})"
-            raise HostKeyError(message, reason="host_key_unknown") from None
+    index = known_hosts if isinstance(known_hosts, KnownHostsIndex) else KnownHostsIndex(Path(known_hosts))
+    try:
+        # Only this host's keys, only from the tool's file: never load_system_host_keys().
+        index.fill(client.get_host_keys(), host.address, host.port)
+    except HostKeyError as exc:
+        raise HostKeyError(f"{host.name}: {exc}", reason=exc.reason) from None
     client.set_missing_host_key_policy(_RejectUnknownHost())
     where = f"{host.name} ({host.address}:{host.port})"
     sock = _open_socket(host, where, connect_timeout_s)
@@ -234,6 +237,6 @@ def connect_client(host: Host, known_hosts_path: Path, connect_timeout_s: float)
     return client
 
 
-def paramiko_transport(host: Host, known_hosts_path: Path, connect_timeout_s: float) -> ParamikoTransport:
+def paramiko_transport(host: Host, known_hosts: Path | KnownHostsIndex, connect_timeout_s: float) -> ParamikoTransport:
     """A connected, authenticated transport for one host (see :func:`connect_client`)."""
-    return ParamikoTransport(connect_client(host, known_hosts_path, connect_timeout_s))
+    return ParamikoTransport(connect_client(host, known_hosts, connect_timeout_s))

@@ -12,15 +12,18 @@ import binascii
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import os
 import re
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
+from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from auditor.errors import ConnectError, HostKeyError
 
@@ -74,6 +77,84 @@ def _load_key(entry: _Entry) -> paramiko.PKey | None:
     except (binascii.Error, ValueError, paramiko.SSHException, TypeError):
         return None
     return key
+
+
+def paramiko_host_name(address: str, port: int) -> str:
+    """The name paramiko looks a server's keys up by when connecting (no validation: any inventory address)."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+class KnownHostsIndex:
+    """The tool's known-hosts file, read once and indexed by host name, for a whole run's connections.
+
+    paramiko's own loader checks every line against every line read before it, and a connection used to
+    load the whole file: a fleet of N hosts cost N² comparisons per connection. Here the file is read once
+    (at the first lookup) with paramiko's line parser, so each host's keys are found in constant time and
+    a connection holds only its host's keys. What a lookup finds is what paramiko would have found in the
+    whole file: the same names (hashed ``|1|`` names too), the first key of each type, in file order.
+    A file that cannot be read makes every lookup raise the same HostKeyError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._by_name: dict[str, list[paramiko.PKey]] = {}
+        self._hashed: list[tuple[str, paramiko.PKey]] = []  # (|1|salt|hash, key): rare, matched one by one
+        self._error: str | None = None
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            try:
+                with self.path.open(encoding="utf-8") as lines:
+                    for number, raw in enumerate(lines, start=1):
+                        self._add(raw.strip(), number)
+            except FileNotFoundError:
+                pass  # no file yet: every host is unknown
+            except (OSError, UnicodeDecodeError) as exc:
+                self._error = type(exc).__name__
+            self._loaded = True
+
+    def _add(self, line: str, number: int) -> None:
+        if not line or line.startswith("#"):
+            return
+        try:
+            entry = HostKeyEntry.from_line(line, number)
+        except (paramiko.SSHException, InvalidHostKey):
+            return  # a garbled line can only leave its host unknown, never trust a key
+        if entry is None:
+            return
+        for name in entry.hostnames:
+            if name.startswith("|1|"):
+                self._hashed.append((name, entry.key))
+                continue
+            keys = self._by_name.setdefault(name, [])
+            if entry.key not in keys:
+                keys.append(entry.key)
+
+    def keys_for(self, name: str) -> list[paramiko.PKey]:
+        """The trusted keys recorded for ``name`` (see :func:`paramiko_host_name`), in file order."""
+        self._load()
+        if self._error is not None:
+            raise HostKeyError(
+                f"cannot read the known-hosts file {self.path} ({self._error})", reason="host_key_unknown"
+            )
+        keys = list(self._by_name.get(name, ()))
+        for hashed, key in self._hashed:
+            if hmac.compare_digest(paramiko.HostKeys.hash_host(name, hashed), hashed) and key not in keys:
+                keys.append(key)
+        return keys
+
+    def fill(self, host_keys: paramiko.HostKeys, address: str, port: int) -> None:
+        """Add this host's trusted keys to ``host_keys`` (an SSHClient's), the first one of each type."""
+        name = paramiko_host_name(address, port)
+        types: set[str] = set()
+        for key in self.keys_for(name):
+            if key.get_name() not in types:
+                types.add(key.get_name())
+                host_keys.add(name, key.get_name(), key)
 
 
 class KnownHostsStore:

@@ -21,9 +21,11 @@ from auditor.portal.standings import AgencyRun, Standing, agency_standing, all_s
 from auditor.portal.uploads import agency_items, upload_limit
 from auditor.portal.web import Lang, lang_of, render
 from auditor.reports.agency import resolved_note
+from auditor.reports.external import source_words
 from auditor.reports.models import SEVERITY_ORDER
 from auditor.reports.rollup import refs_of
-from auditor.store import FindingRow, RunHostRow, Store
+from auditor.store import FindingRow, RunHostRow, RunSummary, Store
+from auditor.store.runs import IMPORT_KIND
 from auditor.store.views import SubmissionRow
 
 router = APIRouter()
@@ -110,8 +112,11 @@ def agency_page(request: Request, agency_id: str, notice: str = "", error: str =
     if standing is None:
         raise HTTPException(status_code=404)
     who = principal(request)
+    record = portal.agency(agency_id)  # its contact and time zone, when the inventory lists it
+    settings = portal.report_settings(record)
     submissions = portal.store.list_submissions(agency_id)
     titles = {check_id: title for check_id, title in agency_items(portal.content, lang)}
+    imports = standing.judged.imports if standing.judged else ()  # other tools' results the verdict counts
     context = {
         "standing": standing,
         "assessment": standing.assessment,
@@ -124,6 +129,11 @@ def agency_page(request: Request, agency_id: str, notice: str = "", error: str =
         "upload_limit_mb": max(1, upload_limit(portal) // (1024 * 1024)),
         "accept": ",".join(MEDIA_TYPES),
         "now": portal.now(),
+        "owner": record.contact if record else None,
+        "timezone": settings.timezone,
+        "zone": settings.zone,  # every time on the page in the agency's local time
+        "imports": imports,
+        "source_words": {i.source: source_words(i.source, lang) for i in imports},
         "notice": notice,
         "error": error,
     }
@@ -176,7 +186,11 @@ def run_page(request: Request, agency_id: str, run_id: str, host: str = "") -> R
         if not host or h.host_name == host
     ]
     titles = {check_id: check.title.get(lang) for check_id, check in portal.content.checks.items()}
+    sources = {f.source for f in findings if f.source} | ({str(run.options["source"])} if _imported(run) else set())
     context = {
+        "zone": portal.report_settings(portal.agency(agency_id)).zone,  # the agency's local time
+        "source": source_words(str(run.options["source"]), lang) if _imported(run) else "",
+        "source_words": {source: source_words(source, lang) for source in sources},
         "run": run,
         "agency_id": agency_id,
         "agency_name": hosts[0].agency_name.get(lang),
@@ -186,3 +200,8 @@ def run_page(request: Request, agency_id: str, run_id: str, host: str = "") -> R
         "titles": titles,
     }
     return render(request, "agency_run.html.j2", context)
+
+
+def _imported(run: RunSummary) -> bool:
+    """The run is an import of another tool's results (auditor import), not an audit."""
+    return run.options.get("kind") == IMPORT_KIND and bool(run.options.get("source"))

@@ -10,11 +10,13 @@ from auditor.governance.resolve import VerdictOutcome
 from auditor.portal.access import Access, principal, route
 from auditor.portal.context import portal_of
 from auditor.portal.fixes import OVERDUE_FIX_DAYS, overdue_evidence, overdue_fixes
+from auditor.portal.heatmap import heat_row, state_totals
 from auditor.portal.standings import MAX_RUNS, TREND_RUNS, all_standings, spark
 from auditor.portal.web import lang_of, render
 from auditor.reports.agency import CheckTexts, pick_catalogue
+from auditor.reports.external import imported_sources, source_words
 from auditor.reports.models import SEVERITY_ORDER
-from auditor.reports.rollup import bar_chart
+from auditor.reports.rollup import GROUP_STATES, bar_chart
 from auditor.reports.summary import pass_rate, recurring_failures
 
 router = APIRouter()
@@ -36,6 +38,7 @@ def dashboard(request: Request) -> Response:
     )
     catalogue = pick_catalogue(portal.content, None)
     evidence = [e for e in (overdue_evidence(s) for s in judged) if e is not None]
+    heat = {s.agency_id: heat_row(s.assessment.groups) for s in judged if s.assessment is not None}
     context = {
         "standings": standings,
         "judged": judged,
@@ -45,6 +48,15 @@ def dashboard(request: Request) -> Response:
         "sparks": {s.agency_id: spark(s.runs) for s in standings},
         "groups": [(g.id, g.heading.get(lang)) for g in catalogue.groups],
         "framework": catalogue.title.get(lang),
+        "heat": heat,
+        "source_words": {  # the other tools whose imported results a verdict counts, in words
+            source: source_words(source, lang)
+            for s in judged
+            if s.assessment is not None
+            for source in imported_sources(s.assessment.sources)
+        },
+        "heat_states": GROUP_STATES,
+        "heat_totals": state_totals(list(heat.values())),
         "recurring": [r for r in recurring_failures(failing, portal.content, lang) if len(r.agencies) > 1],
         "fixes": fixes,
         "overdue_days": OVERDUE_FIX_DAYS,

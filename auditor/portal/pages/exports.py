@@ -34,9 +34,17 @@ def exact_run(store: Store, run_id: str) -> RunSummary:
 def _report(request: Request, agency_id: str, run_id: str) -> AgencyReport:
     portal = portal_of(request)
     run = exact_run(portal.store, run_id)
+    agency = portal.agency(agency_id)  # the inventory's owner and time zone, when it lists the agency
     try:
         return build_agency_report(
-            portal.store, portal.content, run.id, agency_id, lang=lang_of(request), now=portal.now()
+            portal.store,
+            portal.content,
+            run.id,
+            agency_id,
+            lang=lang_of(request),
+            now=portal.now(),
+            contact=agency.contact if agency else None,
+            settings=portal.report_settings(agency),
         )
     except NotFoundError:  # the run did not cover this agency
         raise HTTPException(status_code=404) from None

@@ -11,10 +11,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from auditor.errors import NotFoundError
+from auditor.evaluation.expected_words import expected_in_words
 from auditor.portal.access import Access, Scope, route
 from auditor.portal.context import portal_of
 from auditor.portal.web import lang_of, render
 from auditor.reports.agency import remediation_steps, resolved_note
+from auditor.reports.external import source_words
 from auditor.reports.inert import inert_bytes, inert_str
 from auditor.reports.models import TrimmedText
 from auditor.reports.rollup import clause_labels
@@ -58,6 +60,7 @@ def finding_page(request: Request, finding_id: int) -> Response:
     except NotFoundError:
         evidence = None
     check = portal.content.checks.get(finding.check_id)
+    expected = expected_in_words(finding, portal.content)  # words, also for rows stored before they were kept
     context = {
         "finding": finding,
         "title": check.title.get(lang) if check else finding.check_id,
@@ -68,8 +71,9 @@ def finding_page(request: Request, finding_id: int) -> Response:
         "waived": outcome is not None and outcome.waived,
         "reason": inert_text(finding.reason.get(lang)),
         "observed": inert_str(finding.observed, OBSERVED_LIMIT),
-        "expected": inert_text(finding.expected_text.get(lang)) if finding.expected_text else "",
+        "expected": inert_text(expected.get(lang)) if expected else "",
         "clauses": clause_labels(finding, portal.content),
+        "source": source_words(finding.source, lang) if finding.source else "",  # an imported result names its tool
         "evidence": evidence,
         "run": portal.store.get_run(finding.run_id),
     }

@@ -154,6 +154,10 @@ def accept(
         decided = portal.store.decide_submission(submission_id, officer, entry.justification, portal.now(), prepared)
     except ConfigError:
         return _to_review("error", "decided_already")
+    if decided.attestation_id is not None:  # signed into the installation's chain like every attestation
+        from auditor.evidence_chain.sealing import seal_attestations
+
+        seal_attestations(portal.store, [decided.attestation_id])
     detail = {
         "check_id": submission.check_id,
         "answer": chosen.value,

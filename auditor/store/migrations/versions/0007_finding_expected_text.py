@@ -2,7 +2,8 @@
 
 findings.expected_vi / findings.expected_en: what the check asks, in words ("chỉ gồm các giá trị: “2222”"),
 next to findings.expected, which keeps the compact notation for machines (``subset of [2222]``). Rows written
-before hold NULL here; readers fall back to the notation for them.
+before hold NULL here; readers word them from the check's current definition
+(auditor/evaluation/expected_words.py), never show the notation.
 
 Revision ID: 0007
 Revises: 0006
