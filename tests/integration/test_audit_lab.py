@@ -109,7 +109,7 @@ def test_cli_lists_findings_evidence_and_exports(first_run, workdir: Path) -> No
     assert listed.returncode == 0, listed.stderr
     assert "sshd_permit_root_login_disabled" in listed.stdout
     row = _finding(store, run_id, "labh2", "sshd_permit_root_login_disabled")
-    shown = run_cli("evidence", str(row.id), "--db", db)
+    shown = run_cli("evidence", str(row.id), "--lang", "en", "--db", db)
     assert shown.returncode == 0 and "verified" in shown.stdout and "sshd -T" in shown.stdout
     exported = run_cli("export", run_id, "--format", "json", "--db", db)
     assert exported.returncode == 0

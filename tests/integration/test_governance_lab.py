@@ -3,6 +3,7 @@ what the lab cannot show), and loses it when an attestation expires."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -68,8 +69,8 @@ def test_level3_through_checks_and_attestations_then_expiry(lab, enrolled, workd
         )
         assert waived.returncode == 0, waived.stdout + waived.stderr
 
-    before = run_cli("verdict", run_id, "--agency", "lab", "--db", db)
-    assert before.returncode == 1 and "awaiting_evidence" in before.stdout
+    before = run_cli("verdict", run_id, "--agency", "lab", "--format", "json", "--db", db)
+    assert before.returncode == 1 and "awaiting_evidence" in {row["state"] for row in json.loads(before.stdout)}
 
     documents = workdir / "evidence"
     documents.mkdir(exist_ok=True)
