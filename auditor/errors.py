@@ -76,7 +76,7 @@ class CollectorError(AuditorError):
 
     reason = "collector_error"
 
-    def __init__(self, message: str, reason: str | None = None) -> None:
+    def __init__(self, message: str | Sayable, reason: str | None = None) -> None:
         super().__init__(message)
         if reason is not None:
             self.reason = reason

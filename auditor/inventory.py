@@ -81,7 +81,11 @@ def _is_dns_name(value: str) -> bool:
 
 
 class Contact(StrictModel):
+    """Who answers for the agency's fixes. A run records only ``name`` and ``title`` (reports name the owner
+    without the inventory); ``email`` and ``phone`` stay in the inventory, never in the store or its exports."""
+
     name: str | None = None
+    title: str | None = None  # the owner's role, e.g. "Trưởng phòng Kỹ thuật"
     email: str | None = None
     phone: str | None = None
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditor.foreign import os_error_said, verbatim
 from auditor.inventory import (
     Host,
     Inventory,
@@ -223,10 +224,12 @@ def _resolve_one(name: str, resolver: Resolver) -> Resolution:
         addresses = resolver(name)
     except socket.gaierror as exc:
         no_name = exc.errno in {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-        failure = said("inventory_no_such_name") if no_name else said("inventory_resolver", problem=exc.strerror or exc)
+        failure = said("inventory_no_such_name") if no_name else said("inventory_resolver", problem=os_error_said(exc))
         return Resolution(name, failure=failure)
-    except (OSError, UnicodeError) as exc:
-        return Resolution(name, failure=said("inventory_resolver", problem=str(exc)))
+    except OSError as exc:
+        return Resolution(name, failure=said("inventory_resolver", problem=os_error_said(exc)))
+    except UnicodeError as exc:  # a name IDNA cannot encode
+        return Resolution(name, failure=said("inventory_resolver", problem=verbatim("python", str(exc))))
     if not addresses:
         return Resolution(name, failure=said("inventory_no_address"))
     return Resolution(name, tuple(addresses))

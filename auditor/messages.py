@@ -28,6 +28,12 @@ def _lookup(catalogue: str, path: str) -> dict[str, str]:
 
 
 def shorten(text: str, limit: int = _SHORT) -> str:
+    """The text on one line, white space runs made one space, cut to ``limit`` characters (``…`` last)."""
+    # A long text is flattened from its start only: that start, flattened, is a start of the whole text flattened,
+    # so when it is already over the limit it is cut just the same.
+    head = " ".join(text[: 4 * limit].split()) if limit > 0 and len(text) > 4 * limit else None
+    if head is not None and len(head) > limit:
+        return head[: limit - 1] + "…"
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 

@@ -15,12 +15,13 @@ if TYPE_CHECKING:  # errors of the store and the inventory say things too: nothi
 class Said:
     key: str
     values: Mapping[str, object] = field(default_factory=dict)  # a value may itself be a Said (e.g. where it is)
+    catalogue: str = "cli"  # the file in auditor/locale that holds the key
 
     def text(self, lang: Lang) -> str:
         from auditor.reports.locale import strings
 
         shown = {name: value.text(lang) if isinstance(value, Said) else value for name, value in self.values.items()}
-        return strings(lang, "cli").format(self.key, **shown)
+        return strings(lang, self.catalogue).format(self.key, **shown)
 
 
 def said(key: str, **values: object) -> Said:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from auditor.errors import ConfigError
+from auditor.foreign import decode_error_said, foreign, os_error_said, quoted, yaml_problem_said
 from auditor.said import Said, said
 from auditor.textsafe import terminal_safe
 
@@ -64,10 +65,19 @@ class _Loader(_SAFE_LOADER):  # type: ignore[valid-type,misc]  # libyaml's loade
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             tag = node.tag.replace(_YAML_TAGS, "!!")
             value = repr(shown(node.value)) if isinstance(node.value, str) else "…"
-            reason = f" ({exc})" if type(exc) is ValueError else ""  # e.g. "month must be in 1..12"
-            raise yaml.constructor.ConstructorError(
-                None, None, f"not a valid {tag} value: {value}{reason}", node.start_mark
+            reason = str(exc) if type(exc) is ValueError else ""  # e.g. "month must be in 1..12"
+            detail = foreign("yaml_bad_scalar_detail", text=quoted(reason)) if reason else ""
+            raise SaidYAMLError(
+                foreign("yaml_bad_scalar", tag=tag, value=value, detail=detail), node.start_mark
             ) from None
+
+
+class SaidYAMLError(yaml.constructor.ConstructorError):
+    """A problem the loader itself finds, in words (auditor/locale/foreign.yml); ``str()`` is its English."""
+
+    def __init__(self, words: Said, mark: yaml.Mark) -> None:
+        super().__init__(None, None, words.text("en"), mark)
+        self.said = words
 
 
 @dataclass(frozen=True)
@@ -121,20 +131,21 @@ def read_text_file(path: Path, error_cls: type[ConfigError], encoding: str = "ut
     except FileNotFoundError:
         raise error_cls(said("err_file_not_found", path=path)) from None
     except UnicodeDecodeError as exc:
-        raise error_cls(said("err_file_not_utf8", path=path, reason=exc.reason, byte=exc.start)) from None
+        reason = decode_error_said(exc)
+        raise error_cls(said("err_file_not_utf8", path=path, reason=reason, byte=exc.start)) from None
     except OSError as exc:
-        raise error_cls(said("err_file_unreadable", path=path, problem=exc.strerror)) from None
+        raise error_cls(said("err_file_unreadable", path=path, problem=os_error_said(exc))) from None
 
 
 def _describe_yaml_error(path: Path, exc: yaml.YAMLError, text: str) -> Said:
-    """The file, where, and the parser's own (English) account of what is wrong."""
+    """The file, where, and what is wrong: in words for the common problems, else the parser's own, quoted."""
+    problem = yaml_problem_said(exc, text)
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; it has a position only
         line = text.count("\n", 0, exc.position) + 1
         character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        return said("err_yaml_character", path=path, line=line, character=character, reason=exc.reason)
+        return said("err_yaml_character", path=path, line=line, character=character, reason=problem)
     mark = getattr(exc, "problem_mark", None)
     where = said("err_yaml_at", line=mark.line + 1, column=mark.column + 1) if mark else ""
-    problem = getattr(exc, "problem", None) or str(exc)
     return said("err_yaml_invalid", path=path, where=where, problem=problem)
 
 
@@ -151,12 +162,7 @@ def _check_aliases(root: yaml.Node) -> None:
         if id(node) in seen:
             expanded += 1
             if expanded > MAX_EXPANDED_NODES:
-                raise yaml.composer.ComposerError(
-                    None,
-                    None,
-                    f"more than {MAX_EXPANDED_NODES} nodes once aliases are expanded",
-                    root.start_mark,
-                )
+                raise SaidYAMLError(foreign("yaml_too_many_nodes", limit=MAX_EXPANDED_NODES), root.start_mark)
         else:
             seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
@@ -172,12 +178,8 @@ def _check_unique_keys(node: yaml.MappingNode) -> None:
             continue
         earlier = first.setdefault((key.tag, key.value), key)
         if earlier is not key:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {shown(key.value)!r} (first on line {earlier.start_mark.line + 1})",
-                key.start_mark,
-            )
+            first_line = earlier.start_mark.line + 1
+            raise SaidYAMLError(foreign("yaml_duplicate_key", name=shown(key.value), first=first_line), key.start_mark)
 
 
 def _node_line(root: yaml.Node, loc: Location) -> int | None:

@@ -48,20 +48,42 @@ COMMANDS: dict[str, _Entry] = {
 
 
 class LazyGroup(TyperGroup):
-    """Lists commands from COMMANDS without importing them; imports one only to run it (or show its help)."""
+    """Lists commands from COMMANDS without importing them; imports one only to run it (or show its help). Help and
+    the parser's messages speak the language asked for (auditor.cli.help_words.help_lang)."""
+
+    lang = "vi"
+
+    def main(self, args: Any = None, *more: Any, **options: Any) -> Any:
+        from auditor.cli import framework_words
+        from auditor.cli.help_words import help_lang, localize
+
+        given = list(sys.argv[1:] if args is None else args)
+        self.lang = help_lang(given)
+        framework_words.install(vietnamese=self.lang == "vi")
+        localize(self, "auditor", self.lang)
+        return super().main(given, *more, **options)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         """For the help listing: a stand-in carrying the one-line help (running goes through resolve_command)."""
+        from auditor.cli.help_words import short_help
+
         entry = COMMANDS.get(cmd_name)
-        return TyperCommand(cmd_name, help=entry.help) if entry is not None else None
+        return TyperCommand(cmd_name, help=short_help(cmd_name, entry.help, self.lang)) if entry is not None else None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] in COMMANDS:
-            return args[0], load_command(args[0]), args[1:]
-        return super().resolve_command(ctx, args)
+            from auditor.cli.help_words import localize
+
+            return args[0], localize(load_command(args[0]), f"auditor {args[0]}", self.lang), args[1:]
+        # The stand-ins, for Typer to suggest a close name for a mistyped command; no module is imported.
+        self.commands = {name: self.get_command(ctx, name) for name in COMMANDS}
+        try:
+            return super().resolve_command(ctx, args)
+        finally:
+            self.commands = {}
 
 
 def load_command(name: str) -> Any:
@@ -111,7 +133,7 @@ def run(args: list[str] | None = None) -> int:
     # Typer ships click or its own copy of it: the exception classes come from wherever its BadParameter lives.
     click_errors: Any = sys.modules[typer.BadParameter.__module__]
     try:
-        code = app(args=args, standalone_mode=False)
+        code = app(args=args, prog_name="auditor", standalone_mode=False)  # also when started as python -m
     except click_errors.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group named alone: its help, as a usage error
             exc.show()
@@ -129,18 +151,17 @@ def run(args: list[str] | None = None) -> int:
 
 def _print_error(args: list[str] | None, message: str | None, command: str | None = None) -> None:
     """The style of auditor.cli.common.errors_to_exit, without importing the command modules' dependencies; in the
-    language asked for (``--lang`` when it is among the arguments and valid, else the default). Click's own
-    messages are its words; ``None`` says the run was aborted."""
+    language of help (``--lang`` when it is among the arguments and valid, else AUDITOR_LANG, else Vietnamese), with
+    the framework's message translated. ``None`` says the run was aborted."""
     from rich.console import Console
     from rich.text import Text
 
-    from auditor.cli.words import Lang, Words, fallback_lang
+    from auditor.cli.framework_words import translate
+    from auditor.cli.help_words import help_lang
+    from auditor.cli.words import Lang, Words
 
-    given = list(sys.argv[1:] if args is None else args)
-    asked = [value for arg, value in zip(given, [*given[1:], ""], strict=True) if arg == "--lang"]
-    asked += [arg.removeprefix("--lang=") for arg in given if arg.startswith("--lang=")]
-    told = Words(Lang(asked[-1]) if asked and asked[-1] in tuple(Lang) else fallback_lang())
-    text = told("aborted") if message is None else message
+    told = Words(Lang(help_lang(list(sys.argv[1:] if args is None else args))))
+    text = told("aborted") if message is None else translate(message) if told.lang is Lang.vi else message
     if command is not None:
         text += told("see_help", command=command)
     Console(stderr=True, highlight=False).print(Text(f"{told('error_prefix')}: {text}", style="red"))

@@ -53,6 +53,7 @@ def bundle(
     from auditor.evidence_chain.keys import installation_key
     from auditor.evidence_chain.manifest import parse_manifest
     from auditor.reports import build_agency_report, render_html
+    from auditor.reports.owner import agency_owner
 
     with errors_to_exit(lang) as words:
         store = open_db(db)
@@ -65,10 +66,21 @@ def bundle(
         signing_key = installation_key(key, passphrase_env)
         content = load(content_dir)
         agencies = [agency] if agency else sorted({t.agency_id for t in store.list_run_hosts(run_id)})
+        owners = {a: agency_owner(store, content.profile, run_id, a, None) for a in agencies}  # as the run recorded
         reports = [
             (
                 f"reports/{agency_id}-{lang}.html",
-                render_html(build_agency_report(store, content, run_id, agency_id, lang)),
+                render_html(
+                    build_agency_report(
+                        store,
+                        content,
+                        run_id,
+                        agency_id,
+                        lang,
+                        contact=owners[agency_id].contact,
+                        settings=owners[agency_id].settings,
+                    )
+                ),
             )
             for agency_id in agencies
             for lang in REPORT_LANGS

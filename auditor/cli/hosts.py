@@ -62,7 +62,7 @@ def hosts_trust(
             try:
                 key = store.fetch_host_key(item.address, item.port, timeout)
             except AuditorError as exc:
-                err_console.print(terminal_text(f"{where}: {exc}", style="red"))
+                err_console.print(terminal_text(f"{where}: {exc.text(words.lang.value)}", style="red"))
                 not_enrolled.append(_NotEnrolled(item.name, where, words("trust_no_key")))
                 continue
             console.print(terminal_text(f"{where} {key.get_name()} {fingerprint(key)}"))
@@ -72,7 +72,8 @@ def hosts_trust(
             try:
                 changed = store.trust(item.address, item.port, key, replace=replace)
             except HostKeyError as exc:  # a different key is recorded: refused, the other hosts go on
-                err_console.print(terminal_text(words("trust_not_recorded", problem=exc), style="red"))
+                problem = exc.text(words.lang.value)
+                err_console.print(terminal_text(words("trust_not_recorded", problem=problem), style="red"))
                 not_enrolled.append(_NotEnrolled(item.name, where, words("trust_key_changed"), key_changed=True))
                 continue
             console.print(terminal_text(words("trust_recorded" if changed else "trust_already"), style="green"))

@@ -24,6 +24,7 @@ from auditor.cli.common import (
     open_db,
 )
 from auditor.errors import ConfigError
+from auditor.foreign import ansible_error_said, verbatim
 from auditor.textsafe import terminal_safe
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def print_play(play: PlayResult, selection: Selection, words: Words) -> None:
             continue
         console.print(Text(host.host_name, style="bold"))
         if host.host_name in play.host_errors:
-            error = words("remediate_host_error", problem=terminal_safe(play.host_errors[host.host_name]))
+            problem = ansible_error_said(play.host_errors[host.host_name]).text(words.lang.value)
+            error = words("remediate_host_error", problem=problem)
             console.print(Text(f"  {error}", style="red"))
             if play.mode == "apply":
                 console.print(Text(f"  {words('remediate_guard', seconds=GUARD_SECONDS)}", style="red"))
@@ -77,7 +79,7 @@ def print_play(play: PlayResult, selection: Selection, words: Words) -> None:
             line = Text(f"  {unit.unit:<42} ")
             line.append(said[unit.status], style=_STYLE[unit.status])
             if unit.message:
-                line.append(f": {terminal_safe(unit.message, 300)}", style="red")
+                line.append(f": {verbatim('ansible', unit.message).text(words.lang.value)}", style="red")
             console.print(line, soft_wrap=True)
             for change in unit.changes:
                 if change.diff:

@@ -1,6 +1,8 @@
 """`auditor report`: the agency remediation report, the department summary and the official yearly report (DOCX
-or PDF), from the store only; with ``--inventory`` the agency report names the agency's owner and shows its own
-local time. Rendering can take a while (a PDF, tens of seconds): each step shows on stderr when someone watches."""
+or PDF), from the store only. The agency report names the agency's owner and shows its own local time as the
+run recorded them (name, title, time zone); with ``--inventory`` as the inventory gives them (with the
+contact's email and phone). Rendering can take a while (a PDF, tens of seconds): each step shows on stderr
+when someone watches."""
 
 from __future__ import annotations
 
@@ -122,7 +124,8 @@ def report(
             "--inventory",
             "-i",
             help="Inventory of the agency report: its contact is named as the owner of the fix-first plan and its "
-            "'timezone' (default: the profile's report_timezone) is the local time the report shows.",
+            "'timezone' (default: the profile's report_timezone) is the local time the report shows; without it, "
+            "the owner's name and the time zone the run recorded.",
         ),
     ] = None,
     lang: LangOption = None,
@@ -143,7 +146,7 @@ def report(
     """Write the agency remediation report, or with --summary the department summary, as HTML or PDF; or with
     --yearly the official yearly report as DOCX or PDF."""
     from auditor.reports import build_agency_report, build_summary_report, render_html, render_pdf
-    from auditor.reports.timing import agency_report_settings
+    from auditor.reports.owner import agency_owner
 
     with errors_to_exit(lang) as told:
         if yearly:
@@ -185,12 +188,10 @@ def report(
                     raise ConfigError(told("report_one_run"))
                 run_id, agency_id = _run_and_agency(store, runs[0], agency, told)
                 what = agency_id
-                record = _agency_record(inventory, agency_id)
-                report_settings = agency_report_settings(content.profile, record)
-                if inventory is None and not quiet:
-                    err_console.print(
-                        told("report_no_inventory_note", zone=report_settings.timezone), style="dim", markup=False
-                    )
+                owner = agency_owner(store, content.profile, run_id, agency_id, _agency_record(inventory, agency_id))
+                if owner.source != "inventory" and not quiet:
+                    note = "report_recorded_owner_note" if owner.source == "run" else "report_no_inventory_note"
+                    err_console.print(told(note, run=run_id, zone=owner.settings.timezone), style="dim", markup=False)
                 model = progress.step(
                     told("report_step_read", what=what),
                     lambda: build_agency_report(
@@ -201,8 +202,8 @@ def report(
                         report_lang,
                         framework,
                         as_of=moment,
-                        contact=record.contact if record else None,
-                        settings=report_settings,
+                        contact=owner.contact,
+                        settings=owner.settings,
                     ),
                 )
                 default_name = f"report-{run_id}-{agency_id}-{report_lang}.{format.value}"

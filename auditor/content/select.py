@@ -22,6 +22,7 @@ can be re-judged from its evidence alone.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -68,27 +69,40 @@ class Selection(BaseModel):
         return "key " + ",".join(self.key) + (f" split {self.split!r}" if self.split else "")
 
 
-def _keyed_lines(selection: Selection, text: str) -> dict[str, list[tuple[str, str, str]]]:
-    """Lines whose key the selection names, by key: (line as written, key as written, value)."""
-    wanted = [k.casefold() if selection.ignore_case else k for k in selection.key]
+Parsed = dict[str, tuple[tuple[str, str, str], ...]]
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str, separator: str | None, ignore_case: bool) -> Parsed:
+    """Every line of ``text`` with a key and a value, by key: (line as written, key as written, value).
+
+    A host's shared source is read by many checks with the same separator: it is split once (the text's hash
+    is cached by Python, so looking it up again costs nothing). The answer is shared: never change it."""
     found: dict[str, list[tuple[str, str, str]]] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if selection.separator is None:
+        if separator is None:
             parts = line.split(None, 1)
         else:
-            head, sep, tail = line.partition(selection.separator)
+            head, sep, tail = line.partition(separator)
             parts = [head.strip(), tail.strip()] if sep else [line]
         if not parts[0]:
             continue
         value = parts[1].strip() if len(parts) > 1 else ""
-        name = parts[0].casefold() if selection.ignore_case else parts[0]
+        name = parts[0].casefold() if ignore_case else parts[0]
         # "key@condition": the key's value under a named condition (e.g. one connection to sshd); the same key
         name = name.partition("@")[0]
-        if name in wanted and value:
+        if value:
             found.setdefault(name, []).append((raw, parts[0], value))
+    return {name: tuple(lines) for name, lines in found.items()}
+
+
+def _keyed_lines(selection: Selection, text: str) -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """Lines whose key the selection names, by key: (line as written, key as written, value)."""
+    wanted = [k.casefold() if selection.ignore_case else k for k in selection.key]
+    found = _parsed(text, selection.separator, selection.ignore_case)
     present = [k for k in wanted if k in found]
     chosen = present[:1] if selection.first_key else present
     return {k: (found[k][-1:] if selection.last else found[k]) for k in chosen}

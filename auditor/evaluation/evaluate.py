@@ -21,11 +21,13 @@ def _finding(
     observed: str = "",
     inputs: Inputs | None = None,
     evidence: str | None = None,
+    explained: LocalizedText | None = None,
 ) -> Finding:
     # the requirement: as notation for machines, in words for people (none without an expectation or inputs)
     expected, expected_text = "", None
     if check.expect is not None and inputs is not None:
-        expected, expected_text = check.expect.describe(inputs), check.expect.explain(inputs)
+        expected_text = explained if explained is not None else check.expect.explain(inputs)
+        expected = check.expect.describe(inputs)
     return Finding(
         check_id=check.id,
         status=status,
@@ -51,9 +53,11 @@ def manual_finding(check: Check) -> Finding:
     return _finding(check, Status.manual, why)
 
 
-def host_error_finding(check: Check, reason_code: str, detail: str) -> Finding:
+def host_error_finding(check: Check, reason_code: str, detail: str | LocalizedText) -> Finding:
+    """``detail`` in words (each language its own) or as one text; the observed text is the English one."""
     key = reason_code if reason_code in _HOST_REASONS else "other"
-    return _finding(check, Status.error, reason(f"error.host.{key}", detail=detail), observed=detail)
+    observed = detail.en if isinstance(detail, LocalizedText) else detail
+    return _finding(check, Status.error, reason(f"error.host.{key}", detail=detail), observed=observed)
 
 
 _HOST_REASONS = {
@@ -115,12 +119,13 @@ def evaluate(check: Check, observation: Observation | None, facts: HostFacts, in
     configured = check.configured.match(output, inputs).ok if check.configured is not None else None
     if outcome.ok and observation.truncated:  # what was cut off could hold the very line that fails
         why = reason("error.truncated", cap=len(observation.stdout))
-        finding = _finding(check, Status.error, why, stdout, inputs, evidence)
+        finding = _finding(check, Status.error, why, stdout, inputs, evidence, expected)
     elif outcome.ok:
-        finding = _finding(check, Status.passed, reason("pass", expected=expected), stdout, inputs, evidence)
+        why = reason("pass", expected=expected)
+        finding = _finding(check, Status.passed, why, stdout, inputs, evidence, expected)
     else:
         why = reason(f"fail.{outcome.key}", **_failure_params(check, output, outcome, expected))
-        finding = _finding(check, Status.failed, why, stdout, inputs, evidence)
+        finding = _finding(check, Status.failed, why, stdout, inputs, evidence, expected)
     return finding.model_copy(update={"configured": configured}) if configured is not None else finding
 
 

@@ -13,7 +13,7 @@ from auditor.errors import NotFoundError
 from auditor.evidence_chain.canonical import sha256_hex
 from auditor.evidence_chain.entries import EntryDigests, governance_entries, run_digests
 from auditor.evidence_chain.keys import PublicKey, group_hex
-from auditor.evidence_chain.manifest import Manifest, entries_root, parse_manifest
+from auditor.evidence_chain.manifest import Manifest, digests_root, parse_manifest_digests
 from auditor.evidence_chain.verify import Verdict, short
 from auditor.said import Said, said
 from auditor.store.manifests import ManifestRow
@@ -26,7 +26,7 @@ def verify_store(store: Store, trusted: Sequence[PublicKey]) -> Verdict:
     verdict = Verdict()
     rows = store.list_manifests()
     trusted_prints = {key.fingerprint for key in trusted}
-    latest: dict[tuple[str, str], tuple[ManifestRow, Manifest]] = {}
+    latest: dict[tuple[str, str], tuple[ManifestRow, Manifest, EntryDigests]] = {}
     before: ManifestRow | None = None
     for row in rows:
         label = said("verify_manifest_label", sequence=row.sequence, subject=row.subject)
@@ -37,7 +37,7 @@ def verify_store(store: Store, trusted: Sequence[PublicKey]) -> Verdict:
         if sha256_hex(row.body) != row.sha256:
             verdict.problems.append(said("verify_db_bytes_edited", where=label))
         try:
-            manifest = parse_manifest(row.body)
+            manifest, digests = parse_manifest_digests(row.body)
         except (ValidationError, ValueError):
             verdict.problems.append(said("verify_db_invalid", where=label))
             before = row
@@ -55,12 +55,12 @@ def verify_store(store: Store, trusted: Sequence[PublicKey]) -> Verdict:
                 )
             )
         _check_signature(verdict, label, row, manifest, trusted_prints)
-        if entries_root(manifest.entries) != manifest.merkle_root:
+        if digests_root(digests) != manifest.merkle_root:
             verdict.problems.append(said("verify_merkle", where=label))
-        latest[(manifest.kind, manifest.subject)] = (row, manifest)
+        latest[(manifest.kind, manifest.subject)] = (row, manifest, digests)
         before = row
-    for (kind, subject), (_row, manifest) in latest.items():
-        _check_rows(verdict, store, kind, subject, manifest)
+    for (kind, subject), (_row, _manifest, digests) in latest.items():
+        _check_rows(verdict, store, kind, subject, digests)
     _check_coverage(verdict, store, rows, latest)
     if before is not None:
         verdict.notes.append(said("verify_db_chain_head", sequence=before.sequence, sha=before.sha256))
@@ -85,12 +85,12 @@ def _check_signature(
         verdict.problems.append(said("verify_db_untrusted", where=label, fingerprint=group_hex(key.fingerprint)))
 
 
-def _current_digests(store: Store, kind: str, manifest: Manifest) -> EntryDigests:
+def _current_digests(store: Store, kind: str, subject: str, sealed: EntryDigests) -> EntryDigests:
     if kind == "run":
-        return run_digests(store.run_material(manifest.subject))
+        return run_digests(store.run_material(subject))
     ids: dict[str, list[int]] = {"attestations": [], "waivers": [], "revocations": []}
-    for entry in manifest.entries:
-        parts = entry.name.split("/")
+    for name, _digest, _size in sealed.in_name_order():
+        parts = name.split("/")
         if parts[0] == "attestations":
             ids["attestations"].append(int(parts[1].removesuffix(".json")))
         elif parts[0] == "waivers" and len(parts) == 3:
@@ -101,33 +101,28 @@ def _current_digests(store: Store, kind: str, manifest: Manifest) -> EntryDigest
     return EntryDigests(governance_entries(material))
 
 
-def _check_rows(verdict: Verdict, store: Store, kind: str, subject: str, manifest: Manifest) -> None:
+def _check_rows(verdict: Verdict, store: Store, kind: str, subject: str, sealed_digests: EntryDigests) -> None:
     label = said("verify_run_label", run=subject) if kind == "run" else said("verify_subject_label", subject=subject)
     try:
-        current = _current_digests(store, kind, manifest).hex_by_name()
+        current = _current_digests(store, kind, subject, sealed_digests)
     except NotFoundError:
         verdict.problems.append(said("verify_db_removed", where=label))
         return
     except ValueError as exc:
         verdict.problems.append(said("verify_db_unreadable", where=label, problem=str(exc)))
         return
-    sealed = {entry.name: entry.sha256 for entry in manifest.entries}
-    for name, sha256 in sealed.items():
-        now = current.get(name)
-        if now is None:
-            verdict.problems.append(said("verify_db_row_removed", where=label, row=row_said(name), name=name))
-        elif now != sha256:
-            verdict.problems.append(said("verify_db_row_changed", where=label, row=row_said(name), name=name))
-    for name in current:
-        if name not in sealed:
-            verdict.problems.append(said("verify_db_row_added", where=label, row=row_said(name), name=name))
+    added: list[Said] = []  # named after the sealed rows' problems
+    for change, name in sealed_digests.differences(current):
+        problem = said(f"verify_db_row_{change}", where=label, row=row_said(name), name=name)
+        (added if change == "added" else verdict.problems).append(problem)
+    verdict.problems.extend(added)
 
 
 def _check_coverage(
     verdict: Verdict,
     store: Store,
     rows: list[ManifestRow],
-    latest: dict[tuple[str, str], tuple[ManifestRow, Manifest]],
+    latest: dict[tuple[str, str], tuple[ManifestRow, Manifest, EntryDigests]],
 ) -> None:
     """Finished runs without a manifest: older than the chain (a note), or closed since (a problem: added behind
     the tool's back, or closed outside the audit service)."""
@@ -148,6 +143,8 @@ def row_said(name: str) -> Said:
     parts = name.split("/")
     if name == "run.json":
         return said("verify_row_run")
+    if parts[0] == "agencies" and parts[2:] == ["agency.json"]:
+        return said("verify_row_run_agency", id=parts[1])
     if parts[0] == "agencies" and len(parts) >= 4:
         kind, ident = parts[2], parts[3].removesuffix(".json")
         if kind == "evidence" and len(parts) == 5:

@@ -5,6 +5,8 @@ re-checked, so a row edited afterwards yields a different file under the same na
 A run:
 
     run.json                                       the run row (status, versions, inventory hash, options)
+    agencies/<agency>/agency.json                  what the run recorded of the agency (owner, time zone);
+                                                   none for a run recorded before migration 0010
     agencies/<agency>/targets/<id>.json            each target with its status
     agencies/<agency>/findings/<id>.json           each finding's stored fields, with its evidence's SHA-256
     agencies/<agency>/evidence/<id>/record.json    each evidence row (probe, command, outcome, SHA-256, …)
@@ -24,7 +26,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from auditor.evidence_chain.canonical import canonical_json, sha256_hex
 from auditor.store.manifests import GovernanceMaterial, Row, RunRow
@@ -40,6 +42,7 @@ RUN_FIELDS = (
     "inventory_sha256",
     "options",
 )
+RUN_AGENCY_FIELDS = ("run_id", "agency_id", "owner_name", "owner_title", "timezone")
 TARGET_FIELDS = (
     "id",
     "run_id",
@@ -144,6 +147,8 @@ def iter_run_entries(rows: Iterable[RunRow]) -> Iterator[Entry]:
     for kind, row in rows:
         if kind == "run":
             yield Entry("run.json", _pick(row, RUN_FIELDS))
+        elif kind == "agency":
+            yield Entry(f"agencies/{_part(row['agency_id'])}/agency.json", _pick(row, RUN_AGENCY_FIELDS))
         elif kind == "target":
             agency_of_target[row["id"]] = row["agency_id"]
             name = f"agencies/{_part(row['agency_id'])}/targets/{_part(row['id'])}.json"
@@ -171,6 +176,9 @@ def run_digests(rows: Iterable[RunRow]) -> EntryDigests:
     for entry in iter_run_entries(rows):
         digests.add(entry)
     return digests
+
+
+EntryChange = Literal["removed", "changed", "added"]
 
 
 class EntryDigests:
@@ -202,6 +210,11 @@ class EntryDigests:
     def __len__(self) -> int:
         return len(self._packed)
 
+    @property
+    def in_order(self) -> bool:
+        """Whether the entries were added in name order (or have been sorted since)."""
+        return self._sorted
+
     def in_name_order(self) -> Iterator[tuple[str, bytes, int]]:
         """Each (name, 32-byte digest, size), sorted by name."""
         if not self._sorted:
@@ -214,6 +227,32 @@ class EntryDigests:
     def hex_by_name(self) -> dict[str, str]:
         """name -> SHA-256 hex, in name order."""
         return {name: digest.hex() for name, digest, _size in self.in_name_order()}
+
+    def differences(self, now: EntryDigests) -> Iterator[tuple[EntryChange, str]]:
+        """How ``now`` differs from these entries, name by name in name order: each entry removed, changed (other
+        digest) or added. Both sorted lists are walked side by side, so a fleet's run is compared without a
+        dictionary of its names."""
+        before, after = self._sorted_packed(), now._sorted_packed()
+        name_end = -self._TAIL - 1
+        i = j = 0
+        while i < len(before) or j < len(after):
+            if j == len(after) or (i < len(before) and before[i][:name_end] < after[j][:name_end]):
+                yield "removed", before[i][:name_end].decode("utf-8")
+                i += 1
+            elif i == len(before) or after[j][:name_end] < before[i][:name_end]:
+                yield "added", after[j][:name_end].decode("utf-8")
+                j += 1
+            else:
+                if before[i][-self._TAIL : -8] != after[j][-self._TAIL : -8]:
+                    yield "changed", before[i][:name_end].decode("utf-8")
+                i += 1
+                j += 1
+
+    def _sorted_packed(self) -> list[bytes]:
+        if not self._sorted:
+            self._packed.sort()
+            self._sorted = True
+        return self._packed
 
 
 def governance_entries(material: GovernanceMaterial) -> list[Entry]:
@@ -248,6 +287,8 @@ def describe(name: str) -> str:
     parts = name.split("/")
     if name == "run.json":
         return "run row"
+    if parts[0] == "agencies" and parts[2:] == ["agency.json"]:
+        return f"run's record of agency {parts[1]}"
     if parts[0] == "agencies" and len(parts) >= 4:
         kind, ident = parts[2], parts[3].removesuffix(".json")
         if kind == "evidence" and len(parts) == 5:

@@ -15,6 +15,7 @@ from auditor.errors import AuditorError
 from auditor.inventory import Agency, Inventory, load_inventory
 from auditor.portal.config import PortalConfig
 from auditor.portal.security import CookieSigner
+from auditor.reports.owner import AgencyOwner, agency_owner
 from auditor.reports.timing import ReportSettings, agency_report_settings
 from auditor.store import Store
 from auditor.vocabulary import LocalizedText
@@ -71,6 +72,11 @@ class Portal:
         except (AuditorError, OSError):
             return None
         return next((agency for agency in agencies if agency.id == agency_id), None)
+
+    def agency_owner(self, agency_id: str, run_id: str | None) -> AgencyOwner:
+        """The agency's owner and report settings: the inventory's when it lists the agency, else what ``run_id``
+        recorded of it (the owner's name and title, the time zone), else no owner and the profile's zone."""
+        return agency_owner(self.store, self.content.profile, run_id, agency_id, self.agency(agency_id))
 
     def report_settings(self, agency: Agency | None = None) -> ReportSettings:
         """The report settings of ``agency`` (its own time zone when the inventory gives one), else the

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from auditor import __version__
+from auditor.foreign import ansible_error_said
 from auditor.inventory import Inventory
 from auditor.remediate.runner import PlayResult, prepare_data_dir, run_play
 from auditor.remediate.selection import Selection
@@ -59,7 +60,7 @@ def _selection_record(selection: Selection) -> dict[str, Any]:
 
 def _canary_failed(play: PlayResult, verdicts: list[CheckVerdict], host_name: str) -> Said | None:
     if host_name in play.host_errors:
-        return said("err_canary_error", host=host_name, problem=play.host_errors[host_name])
+        return said("err_canary_error", host=host_name, problem=ansible_error_said(play.host_errors[host_name]))
     bad = [v.check_id for v in verdicts if v.host_name == host_name and v.verdict != "fixed"]
     if bad:
         return said("err_canary_still_fails", host=host_name, checks=", ".join(bad))

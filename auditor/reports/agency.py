@@ -129,8 +129,8 @@ def build_agency_report(
     settings: ReportSettings | None = None,
 ) -> AgencyReport:
     """``as_of``: the moment attestations and waivers are judged at (default: now); ``contact``: the agency's
-    contact from the inventory, named as the owner of the fix-first plan; ``settings``: time zone and fix
-    deadlines (default: the profile's inputs)."""
+    contact (from the inventory, or the name and title the run recorded: ``reports.owner``), named as the owner
+    of the fix-first plan; ``settings``: time zone and fix deadlines (default: the profile's inputs)."""
     moment = now or datetime.now(UTC)
     settings = settings or report_settings(content.profile)
     run = store.get_run(run_ref)
@@ -212,7 +212,8 @@ def _scope(run: RunSummary, agency_id: str, hosts: Sequence[RunHostRow]) -> Scop
 def _owner(contact: Contact | None) -> str:
     if contact is None:
         return ""
-    return inert_text(" · ".join(part for part in (contact.name, contact.email, contact.phone) if part))
+    parts = (contact.name, contact.title, contact.email, contact.phone)
+    return inert_text(" · ".join(part for part in parts if part))
 
 
 def _host_view(

@@ -235,7 +235,7 @@ class FixAction(_View):
     steps: tuple[str, ...]
     playbook: str
     due: datetime  # audit date + the profile's deadline for the severity
-    owner: str  # the agency's contact from the inventory, "" when none
+    owner: str  # the agency's contact (inventory, or as the run recorded it), "" when none
 
 
 class FixPlan(_View):

@@ -50,13 +50,17 @@ def environment() -> Environment:
 
 
 _BREAK_AFTER = re.compile(r"(?<=[,;])(?=\S)|(?<=://)(?=\S)")
+_BREAK_AFTER_LABEL = re.compile(r"(?<=[,;])(?=\S)|(?<=://)(?=\S)|(?<=[^\W\d_]\.)(?=[^\W\d_])")
 
 
-def breakable(value: str) -> Markup:
+def breakable(value: str, labels: bool = False) -> Markup:
     """Escaped text with a line-break opportunity (<wbr>) after each comma or semicolon that no space follows, so
     a list written without spaces (a cipher suite list) wraps between its items instead of inside one, and after
-    the "://" of a target such as tcp://10.200.3.2:2222, so the address after it stays whole on its line."""
-    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(value))
+    the "://" of a target such as tcp://10.200.3.2:2222, so the address after it stays whole on its line.
+    ``labels`` (a target's name): also between the labels of a domain name (baosoctrang.<wbr>example.<wbr>vn),
+    so a long one fits a narrow column; an IP address gets none."""
+    pattern = _BREAK_AFTER_LABEL if labels else _BREAK_AFTER
+    return Markup("<wbr>").join(escape(part) for part in pattern.split(value))
 
 
 _FORMATS = {"vi": ("%d/%m/%Y %H:%M", "%d/%m/%Y"), "en": ("%Y-%m-%d %H:%M", "%Y-%m-%d")}

@@ -34,6 +34,7 @@ from auditor.service.events import (
     RunTally,
     finished_event,
 )
+from auditor.service.gc_policy import fewer_collections
 from auditor.service.hosts import Collector, HostPool, agency_result
 from auditor.service.plan import AuditPlan, HostPlan, NetworkPlan, plan_audit
 from auditor.vocabulary import Only, RunEndReason, RunId, RunStatus, Status
@@ -168,6 +169,10 @@ class AuditService:
         thread, except ``HostStarted`` of hosts that start after the run was recorded, which comes from the
         host's worker thread.
         """
+        with fewer_collections():  # a fleet's audit makes millions of short-lived objects
+            return self._start_audit(scope, options, on_event)
+
+    def _start_audit(self, scope: AuditScope, options: AuditOptions, on_event: EventSink | None) -> RunId:
         plan = self.plan(scope)
         emit = on_event or (lambda _event: None)
         started = _StartedHosts(emit)

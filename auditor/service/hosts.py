@@ -15,11 +15,14 @@ from auditor.errors import CollectorError
 from auditor.evaluation.evaluate import host_error_finding
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.observations import HostObservations, ProbeRequest
+from auditor.foreign import connection_error_said, in_words
 from auditor.inventory import Host
 from auditor.messages import shorten
 from auditor.service.plan import AgencyPlan, HostPlan
+from auditor.vocabulary import LocalizedText
 
 log = logging.getLogger(__name__)
+_DETAIL_CHARS = 300  # of a host error's detail kept on its findings
 
 
 class Collector(Protocol):
@@ -37,10 +40,10 @@ def audit_host(plan: HostPlan, collector: Collector) -> HostResult:
         observed = collector.collect(plan.host, plan.requests())
         findings = plan.judge(observed)
     except CollectorError as exc:
-        return error_result(plan, exc.reason, str(exc), started)
+        return error_result(plan, exc.reason, in_words(exc.said) if exc.said is not None else str(exc), started)
     except (EOFError, ConnectionError, TimeoutError, socket.gaierror) as exc:  # a network fault a collector let out
         reason_code = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
-        return error_result(plan, reason_code, f"{type(exc).__name__}: {exc}", started)
+        return error_result(plan, reason_code, in_words(connection_error_said(exc)), started)
     except Exception as exc:  # a bug must cost one host, not the run
         log.exception("unexpected failure auditing %s", plan.host.name)
         return error_result(plan, "internal_error", f"{type(exc).__name__}: {exc}", started)
@@ -58,8 +61,12 @@ def audit_host(plan: HostPlan, collector: Collector) -> HostResult:
     )
 
 
-def error_result(plan: HostPlan, reason_code: str, detail: str, started: datetime) -> HostResult:
-    detail = shorten(detail, 300)
+def error_result(plan: HostPlan, reason_code: str, detail: str | LocalizedText, started: datetime) -> HostResult:
+    """Every planned check in error; ``detail`` in words when the error was raised with words to say."""
+    if isinstance(detail, LocalizedText):
+        detail = LocalizedText(vi=shorten(detail.vi, _DETAIL_CHARS), en=shorten(detail.en, _DETAIL_CHARS))
+    else:
+        detail = shorten(detail, _DETAIL_CHARS)
     findings = [host_error_finding(check, reason_code, detail) for check in plan.to_probe]
     return HostResult(
         agency_id=plan.agency.id,
@@ -67,7 +74,7 @@ def error_result(plan: HostPlan, reason_code: str, detail: str, started: datetim
         address=plan.host.address,
         status=HostStatus.error,
         error_reason=reason_code,
-        error_detail=detail,
+        error_detail=detail.en if isinstance(detail, LocalizedText) else detail,
         started_at=started,
         finished_at=_now(),
         findings=tuple(sorted([*findings, *plan.decided], key=lambda f: f.check_id)),

@@ -35,8 +35,10 @@ from auditor.errors import CollectorError
 from auditor.evaluation.evaluate import evaluate, host_error_finding
 from auditor.evaluation.findings import Finding, HostResult, HostStatus
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
+from auditor.foreign import cause_said, foreign, in_words
 from auditor.inventory import Agency, Host
 from auditor.service.plan import NETWORK_AGENTS, Inputs, NetworkPlan, agency_inputs, host_inputs
+from auditor.vocabulary import LocalizedText
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Target:
     address: str
     inputs: Inputs
     observations: dict[str, Observation] = field(default_factory=dict)
-    error: tuple[str, str] | None = None  # (reason code, detail)
+    error: tuple[str, str | LocalizedText] | None = None  # (reason code, detail: in words when it has words)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished: datetime | None = None  # when its observation ended (judging comes later)
 
@@ -89,7 +91,7 @@ def judge(target: Target, checks: Sequence[Check]) -> HostResult:
         address=target.address,
         status=HostStatus.error if target.error else HostStatus.ok,
         error_reason=target.error[0] if target.error else None,
-        error_detail=target.error[1] if target.error else None,
+        error_detail=_english(target.error[1]) if target.error else None,
         started_at=target.started,
         finished_at=target.finished or _now(),
         findings=tuple(sorted(findings, key=lambda f: f.check_id)),
@@ -149,7 +151,7 @@ def _scan_one(
         scan = nmap.run_scan([item], options.scan)
     except CollectorError as exc:
         target = Target(agency, f"tcp://{item}", "service", item, _host_inputs(agency, item, profile), started=started)
-        target.error = (exc.reason, str(exc))
+        target.error = (exc.reason, in_words(exc.said) if exc.said is not None else str(exc))
         return [target]
     raw = Observation(
         probe_id="nmap.xml",
@@ -215,6 +217,10 @@ def _service_targets(
     return targets
 
 
+def _english(detail: str | LocalizedText) -> str:
+    return detail.en if isinstance(detail, LocalizedText) else detail
+
+
 def _failed(name: str, detail: str) -> Observation:
     return Observation(
         probe_id=name,
@@ -232,7 +238,8 @@ def observe_website(agency: Agency, url: str, profile: Profile, options: Network
     target.add(site_facts(report))
     target.finished = _now()
     if report.home.status is None:
-        target.error = ("unreachable", f"{url}: {report.home.error}")
+        cause = cause_said(report.home.cause, report.home.error)
+        target.error = ("unreachable", in_words(foreign("web_unreachable", url=url, cause=cause)))
     return target
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditor.errors import StoreError
+from auditor.foreign import db_error_said
+from auditor.said import said
 
 
 class StoreBase:
@@ -45,7 +47,7 @@ class StoreBase:
             with self._sessions() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the audit store at {self.url}: {sql_reason(exc)}") from None
+            raise StoreError(said("err_db_read", url=self.url, problem=db_error_said(exc))) from None
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
@@ -56,7 +58,7 @@ class StoreBase:
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write to the audit store at {self.url}: {sql_reason(exc)}") from None
+            raise StoreError(said("err_db_write", url=self.url, problem=db_error_said(exc))) from None
 
 
 def sql_reason(exc: SQLAlchemyError) -> str:

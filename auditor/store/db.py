@@ -8,19 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 from auditor.errors import StoreError
+from auditor.foreign import db_error_said
 from auditor.said import said
 from auditor.store.store import Store
 
 # The newest revision in migrations/versions/ (tests check it against Alembic): a store already at it
 # opens without loading Alembic at all.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 DEFAULT_URL = "sqlite:///auditor.db"  # relative: the current working directory
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -144,15 +145,6 @@ def migrate(engine: Engine) -> None:
         conn.commit()
 
 
-def describe_error(exc: BaseException, password: str | None = None) -> str:
-    """A one-line reason for an error, without SQL parameters or the password."""
-    reason = str(exc.orig) if isinstance(exc, DBAPIError) and exc.orig is not None else str(exc)
-    reason = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
-    if password:
-        reason = reason.replace(password, "***")
-    return reason
-
-
 def open_store(url: str | None = None) -> Store:
     """Open (creating and migrating as needed) the audit store at ``url``.
 
@@ -172,5 +164,5 @@ def open_store(url: str | None = None) -> Store:
     except (SQLAlchemyError, OSError) as exc:
         if engine is not None:
             engine.dispose()
-        raise StoreError(said("err_db_open", url=shown, problem=describe_error(exc, password))) from None
+        raise StoreError(said("err_db_open", url=shown, problem=db_error_said(exc, password))) from None
     return Store(engine, display_url=shown)

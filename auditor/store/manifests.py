@@ -24,6 +24,7 @@ from auditor.store.schema import (
     EvidenceRecord,
     FindingRecord,
     ManifestRecord,
+    RunAgencyRecord,
     RunHostRecord,
     RunRecord,
     WaiverRecord,
@@ -61,7 +62,7 @@ class ManifestRow(SealedManifest):
     sequence: int
 
 
-RunRowKind = Literal["run", "target", "finding", "evidence"]
+RunRowKind = Literal["run", "agency", "target", "finding", "evidence"]
 # Rows per fetch: a batch of evidence holds its stdout and stderr (each capped when collected), so it stays small.
 ROW_BATCH = 500
 EVIDENCE_BATCH = 100
@@ -86,6 +87,7 @@ class GovernanceMaterial(BaseModel):
 
 
 _RUNS = RunRecord.__table__
+_RUN_AGENCIES = RunAgencyRecord.__table__
 _TARGETS = RunHostRecord.__table__
 _FINDINGS = FindingRecord.__table__
 _EVIDENCE = EvidenceRecord.__table__
@@ -169,16 +171,20 @@ class ManifestStore(StoreBase):
             return _manifest_row(record)
 
     def run_material(self, run_id: str) -> Iterator[RunRow]:
-        """Every stored row of one run, streamed in this order: the run, its targets, its findings (each with
-        ``cited_sha256``, the stored SHA-256 of the run's evidence it cites, or None), its evidence with the
-        bytes; each kind in id order. Only one batch of rows is held at a time: consume it while the store is
-        open (NotFoundError when there is no such run, raised on the first row)."""
+        """Every stored row of one run, streamed in this order: the run, what it recorded of each agency (by
+        agency id), its targets, its findings (each with ``cited_sha256``, the stored SHA-256 of the run's
+        evidence it cites, or None), its evidence with the bytes; each kind in id order. Only one batch of rows
+        is held at a time: consume it while the store is open (NotFoundError when there is no such run, raised on
+        the first row)."""
         with self._read() as session:
             conn = session.connection()
             run = conn.execute(select(_RUNS).where(_RUNS.c.id == run_id)).first()
             if run is None:
                 raise NotFoundError(f"no run {run_id!r}")
             yield RunRow("run", dict(run._mapping))
+            agencies = select(_RUN_AGENCIES).where(_RUN_AGENCIES.c.run_id == run_id).order_by(_RUN_AGENCIES.c.agency_id)
+            for agency in conn.execute(agencies):  # none for a run recorded before migration 0010
+                yield RunRow("agency", dict(agency._mapping))
             of_run = select(_TARGETS.c.id).where(_TARGETS.c.run_id == run_id)
             targets = select(_TARGETS).where(_TARGETS.c.run_id == run_id).order_by(_TARGETS.c.id)
             target_ids: list[int] = []

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from auditor.errors import NotFoundError, StoreError
 from auditor.evaluation.findings import Finding, HostResult
 from auditor.inventory import Agency
-from auditor.store.base import StoreBase, sql_reason
+from auditor.store.base import sql_reason
+from auditor.store.run_agencies import RunAgencyStore
 from auditor.store.schema import AgencyRecord, EvidenceRecord, FindingRecord, RunHostRecord, RunRecord
 
 # Core tables: rows go in as plain dicts, in one executemany per table (the ORM's bulk path costs far more per row).
@@ -39,7 +40,7 @@ def _check_result(agency: Agency, result: HostResult) -> None:
         raise ValueError(f"host {result.host_name!r}: findings cite evidence that is not there: {dangling}")
 
 
-class ResultStore(StoreBase):
+class ResultStore(RunAgencyStore):
     def save_host_result(self, run_id: str, agency: Agency, result: HostResult) -> int:
         """Store one finished target in ONE committed transaction; returns the run_hosts id."""
         return self.save_host_results(run_id, [(agency, result)])[0]
@@ -49,7 +50,8 @@ class ResultStore(StoreBase):
 
         The audit service hands over, at each commit, every target that finished while the previous one was
         being written: no target waits for others to finish, and one commit (one fsync) and one statement per
-        table serve many targets. Upserts the agencies (latest names win), then writes the target rows, their
+        table serve many targets. Upserts the agencies (latest names win) and records each once for the run
+        (``run_agencies``: owner's name and title, time zone), then writes the target rows, their
         evidence rows and their finding rows (each linked to the evidence whose probe_id is the finding's
         evidence_probe_id), in bulk.
         """
@@ -65,6 +67,7 @@ class ResultStore(StoreBase):
                     self._upsert_agency(session, agency)
                 if session.get(RunRecord, run_id) is None:
                     raise NotFoundError(f"no run {run_id!r}")
+                self._record_run_agencies(session, run_id, agencies.values())  # owner and zone, for reports
                 host_ids = self._insert_hosts(session, run_id, results)
                 evidence_ids = self._insert_evidence(session, host_ids, results)
                 findings = [

@@ -111,6 +111,19 @@ class AgencyRecord(Base):
     name_en: Mapped[str] = mapped_column(Text, nullable=False)
 
 
+class RunAgencyRecord(Base):
+    """What reports need of an agency as the run found it in the inventory (migration 0010): the owner of the
+    fixes (the contact's name and title) and the agency's time zone. Never the contact's email or phone."""
+
+    __tablename__ = "run_agencies"
+
+    run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.id"), primary_key=True)
+    owner_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner_title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    timezone: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: the profile's
+
+
 class RunHostRecord(Base):
     __tablename__ = "run_hosts"
     __table_args__ = (

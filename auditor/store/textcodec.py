@@ -44,13 +44,23 @@ def _load_one(match: re.Match[str]) -> str:
     return literal + ("\x00" if tail == "x00" else chr(int(tail[1:], 16)))
 
 
+_SPECIAL_CHAR = re.compile(f"[{_SPECIAL}]")
+
+
+def _escape_free(text: str) -> bool:
+    """Whether no backslash in ``text`` starts what reads like an escape ("\\x00", "\\ud…"): then no run of
+    backslashes needs doubling, and reading leaves every backslash as it is."""
+    return "\\" not in text or ("\\x00" not in text and "\\ud" not in text)
+
+
 def to_store(text: str) -> str:
     """The form a database can hold: no NUL, no lone surrogate (see the module's documentation)."""
-    if text.isascii() and "\x00" not in text and "\\" not in text:
-        return text  # nothing to escape (the common case, checked in C): no regular expression run
+    # The common cases, checked in C before any regular expression substitution: plain text, Vietnamese text.
+    if _escape_free(text) and ("\x00" not in text if text.isascii() else _SPECIAL_CHAR.search(text) is None):
+        return text
     return _TO_STORE.sub(_store_one, text)
 
 
 def from_store(stored: str) -> str:
     """The exact text :func:`to_store` was given."""
-    return _FROM_STORE.sub(_load_one, stored) if "\\" in stored else stored
+    return stored if _escape_free(stored) else _FROM_STORE.sub(_load_one, stored)

@@ -156,7 +156,21 @@ class ZoneCollector:
 
 def celery_dispatcher(url: str | None = None, **settings: Any) -> CeleryDispatcher:
     """A dispatcher on the configured broker (``url``, or ``$AUDITOR_BROKER_URL`` with the password from
-    ``$AUDITOR_BROKER_PASSWORD``)."""
-    from auditor.zones.broker import broker_url, make_app
+    ``$AUDITOR_BROKER_PASSWORD``). Runs in one process share one Celery app per broker, so a long-running
+    portal or scheduler keeps its broker connections instead of opening new pools for every run."""
+    from auditor.zones.broker import broker_url
 
-    return CeleryDispatcher(make_app(broker_url(url)), **settings)
+    return CeleryDispatcher(_shared_app(broker_url(url)), **settings)
+
+
+_apps: dict[str, Any] = {}
+_apps_lock = threading.Lock()
+
+
+def _shared_app(url: str) -> Any:
+    from auditor.zones.broker import make_app
+
+    with _apps_lock:
+        if url not in _apps:
+            _apps[url] = make_app(url)
+        return _apps[url]

@@ -31,9 +31,9 @@ unlock_time = 900
 fail_interval = 900
 FL
 cat > /etc/pam.d/common-auth <<'PAM'
-# auditor lab (hardened): faillock around pam_unix, no nullok
+# auditor lab (hardened): faillock around pam_unix, no nullok; a good password skips authfail and pam_deny
 auth	required			pam_faillock.so preauth silent deny=5 unlock_time=900
-auth	[success=1 default=ignore]	pam_unix.so
+auth	[success=2 default=ignore]	pam_unix.so
 auth	[default=die]			pam_faillock.so authfail deny=5 unlock_time=900
 auth	requisite			pam_deny.so
 auth	required			pam_permit.so
@@ -54,6 +54,10 @@ password	[success=1 default=ignore]	pam_unix.so obscure use_authtok try_first_pa
 password	requisite			pam_deny.so
 password	required			pam_permit.so
 PAM
+# su only for members of the (empty) group sugroup: administrators elevate through sudo
+getent group sugroup >/dev/null || groupadd -r sugroup
+sed -i '/^auth[[:space:]]\+sufficient[[:space:]]\+pam_rootok.so/a auth       required   pam_wheel.so use_uid group=sugroup' /etc/pam.d/su
+grep -q '^auth.*pam_wheel.so use_uid group=sugroup' /etc/pam.d/su
 # SSH sessions get UMASK of login.defs only through pam_umask
 grep -q pam_umask /etc/pam.d/common-session || printf 'session\toptional\t\t\tpam_umask.so\n' >> /etc/pam.d/common-session
 cat > /etc/profile.d/tmout.sh <<'TM'

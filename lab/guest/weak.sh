@@ -29,6 +29,9 @@ password	[success=1 default=ignore]	pam_unix.so obscure yescrypt
 password	requisite			pam_deny.so
 password	required			pam_permit.so
 PAM
+# members of group sudo get sudo without typing a password, through PAM rather than sudoers
+sed -i '/^@include common-auth/i auth\tsufficient\tpam_succeed_if.so user ingroup sudo quiet' /etc/pam.d/sudo
+grep -q '^auth.*pam_succeed_if' /etc/pam.d/sudo
 
 # --- sshd: root and password logins, empty passwords, X11, weak algorithms -------------
 cat > /etc/ssh/sshd_config <<'SSHD'

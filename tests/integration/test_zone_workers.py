@@ -186,17 +186,10 @@ def _zoned_inventory(enrolled: tuple[Path, Path], path: Path) -> Path:
     return path
 
 
-# The one probe whose output differs between any two reads of the same host, whoever collects: `sysctl -a`
-# includes kernel counters (fs.dentry-state, fs.inode-state, kernel.random.uuid, ...). Its findings' verdicts
-# and observed values are compared like all others; of its evidence, the command, exit code and every key.
-VOLATILE_PROBES = frozenset({"source.sysctl_all"})
-
-
 def _evidence_identity(row: EvidenceRow) -> tuple[Any, ...]:
-    if row.probe_id not in VOLATILE_PROBES:
-        return (row.probe_id, row.sha256)  # byte for byte
-    keys = sorted(line.split(" = ", 1)[0] for line in row.stdout.decode(errors="replace").splitlines())
-    return (row.probe_id, row.command, row.exit_code, keys)
+    # byte for byte, every probe: source.sysctl_all leaves the kernel's counters out, so that an unchanged
+    # host gives the same record whoever collects it (tests/unit/test_sysctl_stable.py)
+    return (row.probe_id, row.sha256)
 
 
 def _findings(store: Store, run_id: str) -> list[tuple[Any, ...]]:
@@ -267,8 +260,8 @@ def test_an_audit_through_zone_workers_equals_a_local_audit(
     assert len(zoned) > 100
     assert zoned == local
     with_evidence = [f for f in zoned if len(f) > 7]
-    hashed = [f for f in with_evidence if f[7] not in VOLATILE_PROBES]
-    assert len(hashed) > 0.8 * len(with_evidence)  # nearly all evidence compared byte for byte
+    assert len(with_evidence) > 0.5 * len(zoned)  # evidence behind most findings, all compared byte for byte
+    assert "source.sysctl_all" in {f[7] for f in with_evidence}  # the kernel parameters compared by hash too
 
 
 def test_the_audit_command_reaches_the_zones_through_the_broker_it_is_given(

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from auditor.governance.records import Answer, AttestationEntry, PreparedAttestation, PreparedDocument, WaiverRequest
 from auditor.governance.resolve import ClauseState
-from auditor.inventory import Agency
+from auditor.inventory import Agency, Contact
 from auditor.portal.access import FORM_OVERHEAD_BYTES, rule_of
 from auditor.portal.standings import all_standings
 from auditor.reports import build_summary_report
@@ -576,6 +576,28 @@ def test_the_agency_page_names_the_owner_from_the_inventory_and_shows_its_local_
     assert "05/11/2026 17:00" in run_page
     listed_without_contact = world.portal.signed_in("officer1").get("/agencies/tapchi").text
     assert "chưa khai báo đầu mối liên hệ trong tệp kiểm kê" in listed_without_contact.split('id="owner"')[1]
+
+
+def test_an_agency_the_inventory_does_not_list_shows_the_owner_and_zone_its_run_recorded(world: World) -> None:
+    contact = Contact(name="Ông Trần Văn An", title="Trưởng phòng", email="an@other.example", phone="0299 3821")
+    recorded = OTHER.model_copy(update={"contact": contact, "timezone": "Asia/Tokyo"})
+    later = T0 + timedelta(days=45)  # 15/11/2026 08:00 UTC, 17:00 in Tokyo
+    run_id = store_run(
+        world.store,
+        [host_result("x-01", {world.checks[0]: F}, agency=recorded, address="10.9.9.9")],
+        {OTHER.id: recorded},
+        later,
+    )
+    officer = world.portal.signed_in("officer1")
+    page = officer.get("/agencies/other").text
+    owner = page.split('id="owner"')[1].split("</p>")[0]
+    assert "Ông Trần Văn An · Trưởng phòng" in owner and "Asia/Tokyo" in owner
+    assert "15/11/2026 17:00" in page
+    report = officer.get(f"/agencies/other/reports/{run_id}.html").text
+    assert "Ông Trần Văn An · Trưởng phòng" in report and "Asia/Tokyo" in report
+    assert "15/11/2026 17:00" in officer.get(f"/agencies/other/runs/{run_id}").text
+    for html in (page, report):
+        assert "an@other.example" not in html and "0299 3821" not in html
 
 
 def test_the_downloaded_report_shows_the_agencys_owner_and_local_time(world: World) -> None:

@@ -225,7 +225,7 @@ def test_findings_json_carries_the_full_reason_and_resolution(demo: Demo) -> Non
         (["verdict", "latest", "--agency", AGENCY.id, "--lang", "fr"], "fr"),
         (["findings", "latest", "--format", "xml"], "xml"),
         (["findings", "latest", "--bogus"], "--bogus"),
-        (["findings"], "Missing argument"),
+        (["findings"], "thiếu đối số"),
         (["nosuch-command"], "nosuch-command"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from auditor.cli import report as report_cli
 from auditor.errors import InventoryError
-from auditor.inventory import load_inventory
+from auditor.inventory import Contact, load_inventory
 from auditor.store import open_store
 from auditor.vocabulary import ExitCode, Status
 from tests.unit.test_reports_support import AGENCY, T0, agency_result, automated_checks, host_result, store_run
@@ -85,6 +85,33 @@ def test_the_plan_names_the_owner_and_the_report_shows_the_agencys_local_time(tm
     assert tokyo.exit_code == 0, tokyo.output
     pairs = list(zip(times(default), times(in_tokyo), strict=True))
     assert pairs and all(later - shown == timedelta(hours=2) for shown, later in pairs)
+
+
+def test_without_the_inventory_the_report_names_the_owner_and_zone_the_run_recorded(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'recorded.db'}"
+    listed = AGENCY.model_copy(
+        update={"contact": Contact(**OWNER, title="Trưởng phòng Kỹ thuật"), "timezone": "Asia/Tokyo"}
+    )
+    checks = automated_checks(2)
+    statuses = {checks[0]: Status.failed, checks[1]: Status.passed}
+    store_run(open_store(db), [host_result("web-01", statuses), agency_result(listed, T0)], {AGENCY.id: listed}, T0)
+
+    vi, in_vi = run_report(tmp_path, db, "--lang", "vi", name="vi.html")
+    en, in_en = run_report(tmp_path, db, "--lang", "en", name="en.html")
+    for result, html in ((vi, in_vi), (en, in_en)):
+        assert result.exit_code == 0, result.output
+        assert "Ông Trần Văn An · Trưởng phòng Kỹ thuật" in html  # the plan's owner, as the run recorded it
+        assert "Asia/Tokyo" in html and "Asia/Ho_Chi_Minh" not in html
+        assert OWNER["email"] not in html and OWNER["phone"] not in html  # the run never recorded them
+    assert "Người phụ trách: Ông Trần Văn An" in in_vi and "Owner: Ông Trần Văn An" in in_en
+    assert "theo ghi nhận của lượt" in " ".join(vi.stderr.split())  # which was used, said on stderr
+    assert "as run" in en.stderr and "recorded them" in " ".join(en.stderr.split())
+
+    other = {"name": "Bà Lê Thị Hoa", "email": "hoa@baosoctrang.example"}
+    given, in_given = run_report(tmp_path, db, "-i", str(inventory(tmp_path, contact=other)), name="given.html")
+    assert given.exit_code == 0, given.output
+    assert "Bà Lê Thị Hoa · hoa@baosoctrang.example" in in_given and "Trần Văn An" not in in_given  # it wins
+    assert "Asia/Ho_Chi_Minh" in in_given and "theo ghi nhận" not in given.stderr
 
 
 def test_the_inventory_refuses_an_unknown_time_zone(tmp_path: Path, db: str) -> None:

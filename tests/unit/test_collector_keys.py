@@ -141,3 +141,18 @@ def test_key_passphrase_env_is_a_variable_name_that_goes_with_key_file(fields: d
     with pytest.raises(ValidationError, match=error):
         Host.model_validate({"name": "web", "address": "127.0.0.1", **fields})
     assert Host.model_validate({"name": "web", "address": "10.0.0.1", "key_file": "k", "key_passphrase_env": "PASS"})
+
+
+def test_a_key_is_parsed_once_but_a_file_changed_or_a_passphrase_changed_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path / "id", ed25519.Ed25519PrivateKey.generate(), serialization.PrivateFormat.OpenSSH, None)
+    first = load_private_key(_host(path))
+    assert first is not None and load_private_key(_host(path)) is first  # a fleet's hosts share one parse
+    _write(path, ed25519.Ed25519PrivateKey.generate(), serialization.PrivateFormat.OpenSSH, PASSPHRASE)
+    monkeypatch.setenv(VAR, "not it")
+    with pytest.raises(AuthError, match="does not decrypt"):
+        load_private_key(_host(path, key_passphrase_env=VAR))
+    monkeypatch.setenv(VAR, PASSPHRASE)
+    second = load_private_key(_host(path, key_passphrase_env=VAR))
+    assert second is not None and second.get_fingerprint() != first.get_fingerprint()

@@ -4,17 +4,21 @@ record into one signed chain, and `verify --db` naming rows edited behind the to
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import stat
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from auditor.errors import ConfigError, StoreError
 from auditor.evidence_chain.canonical import canonical_json
 from auditor.evidence_chain.db_verify import verify_store
+from auditor.evidence_chain.entries import EntryDigests
 from auditor.evidence_chain.keys import (
     PublicKey,
     SigningKey,
@@ -24,13 +28,14 @@ from auditor.evidence_chain.keys import (
     public_key_of,
     retired_public_keys,
 )
-from auditor.evidence_chain.manifest import parse_manifest
+from auditor.evidence_chain.manifest import digests_root, parse_manifest, parse_manifest_digests, sealer
 from auditor.evidence_chain.merkle import leaf_hash, merkle_root, node_hash
 from auditor.evidence_chain.sealing import ChainSealer, seal_attestations, seal_waiver
 from auditor.governance.records import Answer, AttestationEntry, PreparedAttestation, PreparedDocument, WaiverRequest
 from auditor.reports.models import Lang
 from auditor.service.audit import AuditService
 from auditor.store import RunStatus, Store, open_store
+from auditor.store.manifests import ChainHead
 from tests.unit.test_service import CONTENT, OPTIONS, FakeCollector, FakeNetwork, _scope
 
 SHA_A, SHA_B, SHA_C = (hashlib.sha256(c).hexdigest() for c in (b"a", b"b", b"c"))
@@ -320,3 +325,65 @@ def test_verify_db_cli_exit_codes(store: Store, key: SigningKey, tmp_path: Path)
         conn.execute(text("UPDATE findings SET observed = 'no' WHERE id = :f"), {"f": finding})
     assert cli(["verify", "--db", url, "--pubkey", pub]) == 1
     assert cli(["verify", "--db", url, str(tmp_path / "x.zip")]) == 3
+
+
+def _sealed_body(names: list[str]) -> bytes:
+    digests = EntryDigests()
+    for index, name in enumerate(names):
+        digests.add_digest(name, hashlib.sha256(name.encode()).digest(), index)
+    return sealer("run", "r-1", digests, None)(ChainHead(sequence=0, previous_sha256=None)).body
+
+
+def test_the_lean_parse_reads_what_the_complete_parse_reads() -> None:
+    body = _sealed_body(["run.json", "agencies/a/findings/2.json", "agencies/a/findings/10.json"])
+    whole = parse_manifest(body)
+    header, digests = parse_manifest_digests(body)
+    assert header == whole.model_copy(update={"entries": ()})
+    assert [(n, d.hex(), s) for n, d, s in digests.in_name_order()] == [
+        (e.name, e.sha256, e.size) for e in whole.entries
+    ]
+    assert digests_root(digests) == whole.merkle_root
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: d["entries"].reverse(), "not in name order"),
+        (lambda d: d["entries"][0].update(sha256="A" * 64), "not SHA-256 hex"),
+        (lambda d: d["entries"][0].update(size=True), "size"),
+        (lambda d: d["entries"][0].update(extra=1), "a name, a sha256 and a size"),
+        (lambda d: d["entries"][0].update(name=""), "name is not valid"),
+        (lambda d: d.update(sequence=-1), "validation error"),
+    ],
+)
+def test_the_lean_parse_refuses_what_sealing_never_writes(edit: Any, problem: str) -> None:
+    data = json.loads(_sealed_body(["a.json", "b.json", "c.json"]))
+    edit(data)
+    with pytest.raises((ValueError, ValidationError), match=problem):
+        parse_manifest_digests(canonical_json(data))
+
+
+def test_the_lean_parse_refuses_bytes_out_of_canonical_form() -> None:
+    body = _sealed_body(["a.json"])
+    with pytest.raises(ValueError):
+        parse_manifest_digests(body.replace(b'{"', b'{ "', 1))
+    data = json.loads(body)
+    reordered = json.dumps(dict(reversed(data.items())), separators=(",", ":"), ensure_ascii=False).encode()
+    with pytest.raises(ValueError, match="canonical"):
+        parse_manifest_digests(reordered)
+    with pytest.raises(ValueError, match="not a manifest"):
+        parse_manifest_digests(body + b" ")
+
+
+def test_differences_walk_both_lists_in_name_order() -> None:
+    def digests(pairs: dict[str, bytes]) -> EntryDigests:
+        made = EntryDigests()
+        for name, content in reversed(pairs.items()):  # added out of order: compared sorted all the same
+            made.add_digest(name, hashlib.sha256(content).digest(), len(content))
+        return made
+
+    sealed = digests({"a": b"1", "b": b"2", "c": b"3", "e": b"5"})
+    now = digests({"b": b"2", "c": b"changed", "d": b"4", "e": b"5", "f": b"6"})
+    assert list(sealed.differences(now)) == [("removed", "a"), ("changed", "c"), ("added", "d"), ("added", "f")]
+    assert list(now.differences(now)) == []
+    assert list(sealed.differences(EntryDigests())) == [("removed", n) for n in "abce"]

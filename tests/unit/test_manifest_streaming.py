@@ -81,7 +81,7 @@ def test_the_run_is_streamed_in_batches_and_hashes_as_its_entries(
         store.save_host_result(other_run, make_agency(), ok_host(host_name="web-0"))
         store.finish_run(run_id)
         rows = list(store.run_material(run_id))
-        assert [kind for kind, _row in rows][:4] == ["run", "target", "target", "target"]
+        assert [kind for kind, _row in rows][:5] == ["run", "agency", "target", "target", "target"]
         findings = [row for kind, row in rows if kind == "finding"]
         evidence = [row for kind, row in rows if kind == "evidence"]
         assert len(findings) == 9 and len(evidence) == 9  # the other run's rows are not read
@@ -94,7 +94,7 @@ def test_the_run_is_streamed_in_batches_and_hashes_as_its_entries(
         assert [(name, digest, size) for name, digest, size in digests] == [
             (e.name, hashlib.sha256(e.data).digest(), len(e.data)) for e in entries
         ]
-        assert len(entries) == 1 + 3 + 9 + 9 * 3
+        assert len(entries) == 1 + 1 + 3 + 9 + 9 * 3  # the run, its record of the agency, targets, findings, …
         by_name = {e.name: e.data for e in entries}
         for row in evidence:
             assert by_name[f"agencies/vtv/evidence/{row['id']}/stdout"] == row["stdout"]

@@ -1,5 +1,7 @@
-"""Family detection on the os-release files that Debian 12 and 13, Ubuntu 22.04 and 24.04, Rocky Linux 9 and
-AlmaLinux 8 ship (tests/data/os-release/), read by the same shell code that runs on every audited host."""
+"""Family detection on the os-release files of Debian 12 and 13, Ubuntu 22.04 and 24.04, Rocky Linux 9, AlmaLinux 8
+and 10 and RHEL 9 (tests/data/os-release/), read by the same shell code that runs on every audited host. Each file is
+the release's own, byte for byte: Debian's as the lab's debootstrapped bases install them, the others as printed by
+`cat /etc/os-release` on running systems in published captures (point releases vary; the fields do not)."""
 
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ EXPECTED = {
     "debian-12": ("debian", "debian", "12", "Debian GNU/Linux 12 (bookworm)"),
     "debian-13": ("debian", "debian", "13", "Debian GNU/Linux 13 (trixie)"),
     "ubuntu-22.04": ("debian", "ubuntu", "22.04", "Ubuntu 22.04.4 LTS"),
-    "ubuntu-24.04": ("debian", "ubuntu", "24.04", "Ubuntu 24.04.1 LTS"),
-    "rocky-9": ("rhel", "rocky", "9.4", "Rocky Linux 9.4 (Blue Onyx)"),
+    "ubuntu-24.04": ("debian", "ubuntu", "24.04", "Ubuntu 24.04.3 LTS"),
+    "rocky-9": ("rhel", "rocky", "9.3", "Rocky Linux 9.3 (Blue Onyx)"),
+    "rhel-9": ("rhel", "rhel", "9.6", "Red Hat Enterprise Linux 9.6 (Plow)"),
     "alma-8": ("rhel", "almalinux", "8.10", "AlmaLinux 8.10 (Cerulean Leopard)"),
+    "alma-10": ("rhel", "almalinux", "10.0", "AlmaLinux 10.0 (Purple Lion)"),
 }
 SHELLS = [
     pytest.param(name, marks=pytest.mark.skipif(shutil.which(name) is None, reason=f"{name} missing"))

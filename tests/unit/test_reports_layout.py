@@ -1,5 +1,6 @@
-"""The agency report as printed: an agency the size of the demo's fits in 25 A4 pages, every table cell is at least
-as wide as its longest word (headers, ids, addresses, data), and the measurement catches a column that is not."""
+"""The agency report as printed: an agency the size of the demo's (its servers judged on every shipped host check)
+fits in 25 A4 pages in Vietnamese and in English, every table cell is at least as wide as its longest word (headers,
+ids, addresses, data), and the measurement catches a column that is not."""
 
 from __future__ import annotations
 
@@ -9,62 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from auditor.evaluation.findings import HostResult
 from auditor.reports import build_agency_report, render_html
-from auditor.reports.render import reports_dir
+from auditor.reports.models import Lang
+from auditor.reports.render import breakable, reports_dir
 from auditor.store import Store, open_store
-from auditor.vocabulary import Status
+from tests.unit.report_demo_store import DB_FAILING, WEB_FAILING, demo_sized_run, host_checks
 from tests.unit.report_layout import narrow_cells
-from tests.unit.test_reports_figures import exposed_host, worst_agency_run
-from tests.unit.test_reports_support import (
-    AGENCY,
-    T0,
-    agency_result,
-    automated_checks,
-    content,
-    host_result,
-    store_run,
-)
+from tests.unit.test_reports_figures import worst_agency_run
+from tests.unit.test_reports_support import AGENCY, T0, content
 
 weasyprint = pytest.importorskip("weasyprint")
-F, P = Status.failed, Status.passed
 MAX_PAGES = 25
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return open_store(f"sqlite:///{tmp_path / 'layout.db'}")
-
-
-def _output(check_id: str, index: int, host: str) -> bytes:
-    """Outputs of the lengths a real audit records: a word, a few lines, or a long listing the report must cut."""
-    lines = [f"/etc/{check_id}.d/{host}-{n}.conf: setting_{n} = {index * n}" for n in range(1 + index % 3)]
-    if index % 15 == 0:
-        lines += [f"net.ipv4.conf.default.accept_redirects={n % 2}" for n in range(30)]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _server(name: str, address: str, checks: list[str], failing: int) -> HostResult:
-    statuses = {check: (F if index < failing else P) for index, check in enumerate(checks)}
-    stdout = {check: _output(check, index, name) for index, check in enumerate(checks)}
-    return host_result(name, statuses, stdout=stdout, address=address)
-
-
-def demo_sized_run(store: Store) -> str:
-    """Like the demo's Báo Sóc Trăng: five targets and about 250 results, 50 of them failing over some 45 causes
-    (a database server failing most, a web server failing some of the same, exposed ports seen by several network
-    checks, a website), and the 60 documents the agency still owes."""
-    checks = automated_checks(85)
-    website = host_result("https://baosoctrang.example.vn", {"web_hsts_enabled": F, "web_csp_present": P})
-    results = [
-        _server("bst-db", "10.200.3.2", checks, failing=38),
-        _server("bst-web", "10.200.1.2", checks, failing=4),
-        exposed_host("tcp://10.200.3.2:2222", "10.200.3.2", {}),
-        exposed_host("tcp://10.200.1.2:443", "10.200.1.2", {}),
-        website.model_copy(update={"kind": "website", "address": "", "facts": None}),
-        agency_result(),
-    ]
-    return store_run(store, results, {AGENCY.id: AGENCY}, T0)
 
 
 def _print(html: str, tmp_path: Path, name: str) -> int:
@@ -79,16 +40,19 @@ def _print(html: str, tmp_path: Path, name: str) -> int:
     return len(document.pages)
 
 
+@pytest.mark.parametrize("lang", ["vi", "en"])
 def test_a_demo_sized_agency_prints_on_at_most_25_pages_with_every_word_inside_its_cell(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, lang: Lang
 ) -> None:
-    report = build_agency_report(store, content(), demo_sized_run(store), AGENCY.id, "vi", now=T0)
+    report = build_agency_report(store, content(), demo_sized_run(store), AGENCY.id, lang, now=T0)
     a = report.assessment
-    assert sum(a.status_counts.values()) >= 240 and a.results_failed >= 45 and len(report.findings) >= 40
-    assert len(report.hosts) == 6 and len(report.evidence) >= 40  # five targets and the agency's documents
+    # the demo's size: two servers on every host check, 12 targets, 70-odd failures over 65-odd causes
+    assert sum(a.status_counts.values()) >= 2 * len(host_checks()) + 60 and len(report.hosts) == 12
+    assert a.results_failed >= DB_FAILING + WEB_FAILING + 6 and len(report.findings) >= DB_FAILING
+    assert len(report.evidence) >= 55 and len(report.manual_items) == 60
     html = render_html(report)
-    pages = _print(html, tmp_path, "demo-sized")
-    print(f"demo-sized agency: {len(report.findings)} causes, {len(report.evidence)} evidence, {pages} pages")
+    pages = _print(html, tmp_path, f"demo-sized-{lang}")
+    print(f"demo-sized agency ({lang}): {len(report.findings)} causes, {len(report.evidence)} evidence, {pages} pages")
     assert pages <= MAX_PAGES
     assert [str(cell) for cell in narrow_cells(html)] == []
 
@@ -105,9 +69,9 @@ def test_the_test_stores_report_stays_short_with_every_word_inside_its_cell(stor
 
 def test_a_column_too_narrow_for_its_words_is_caught(store: Store) -> None:
     html = render_html(build_agency_report(store, content(), worst_agency_run(store, hosts=1, checks=8), AGENCY.id))
-    affected = '<col style="width:21%"><col style="width:36%"><col style="width:43%">'
+    affected = '<col style="width:19%"><col style="width:81%">'
     assert affected in html
-    squeezed = html.replace(affected, '<col style="width:4%"><col style="width:53%"><col style="width:43%">')
+    squeezed = html.replace(affected, '<col style="width:4%"><col style="width:96%">')
     narrow = narrow_cells(squeezed)
     assert any(cell.word == "web-01" and cell.word_px > cell.cell_px for cell in narrow), narrow
 
@@ -136,3 +100,11 @@ def test_each_kind_of_word_is_measured_against_its_cell(header: str, cell: str, 
     assert narrow_cells(_table("40%", header, cell)) == []
     narrow = narrow_cells(_table("2%", header, cell))
     assert [c.word for c in narrow if c.word == word] == [word], narrow
+
+
+def test_a_target_name_breaks_between_domain_labels_and_an_address_never() -> None:
+    assert str(breakable("https://baosoctrang.example.vn", labels=True)) == (
+        "https://<wbr>baosoctrang.<wbr>example.<wbr>vn"
+    )
+    assert str(breakable("tcp://10.200.3.2:2222", labels=True)) == "tcp://<wbr>10.200.3.2:2222"
+    assert str(breakable("/etc/ssh/sshd_config.d")) == "/etc/ssh/sshd_config.d"  # output keeps its words

@@ -133,3 +133,14 @@ def test_listening_sockets_from_ss_and_netstat() -> None:
     assert {s.label for s in listening_sockets(SS) if not s.loopback} == {"22", "443", "68/udp", "123/udp"}
     assert listening_ports(NETSTAT) == "22\n80"
     assert listening_ports("garbage\n\ntcp LISTEN 0 1 nowhere\n") == ""
+
+
+def test_one_text_read_by_selections_that_split_it_differently_gives_each_its_own_lines() -> None:
+    # A host's source is split once per way of splitting it: the separator and the case rule are part of that.
+    text = "Key=1\nkey 2\n"
+    assert select_text(Selection(key="key", separator="="), text) == "1"
+    assert select_text(Selection(key="key"), text) == "2"
+    assert select_text(Selection(key="key", ignore_case=False), text) == "2"
+    assert select_text(Selection(key="Key", ignore_case=False, separator="="), text) == "1"
+    assert select_text(Selection(key="Key", ignore_case=False), text) == ""
+    assert select_text(Selection(key="key", separator="="), text) == "1"  # asked again, same answer

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from auditor.evaluation.findings import Finding, HostResult, HostStatus
 from auditor.evaluation.observations import HostFacts, Observation, ProbeOutcome
 from auditor.reports.exports import export_json
-from auditor.store import RunStatus, open_store
+from auditor.store import RunStatus, open_store, textcodec
 from auditor.store.db import alembic_config, normalize_url
 from auditor.store.textcodec import from_store, to_store
 from auditor.vocabulary import LocalizedText, Severity, Status
@@ -223,3 +223,13 @@ def test_the_json_export_carries_any_text_as_stored(sqlite_url: str) -> None:
     document.encode("utf-8")  # writable as UTF-8: a lone surrogate travels as its JSON escape
     parsed = json.loads(document)
     assert parsed["findings"][0]["observed"] == HOSTILE and parsed["hosts"][0]["facts"]["os_pretty"] == HOSTILE
+
+
+@given(TRICKY)
+@example("Việt \\x00")
+@example("Việt \\ud9ff")
+@example("\\udc80")
+def test_the_quick_paths_give_what_the_substitutions_give(value: str) -> None:
+    # Text without anything to escape skips the regular expressions: it must be exactly what they would give.
+    assert to_store(value) == textcodec._TO_STORE.sub(textcodec._store_one, value)
+    assert from_store(value) == textcodec._FROM_STORE.sub(textcodec._load_one, value)

@@ -396,3 +396,14 @@ def test_the_worker_command_refuses_another_zones_file_and_a_password_in_the_url
     assert run(["worker", "--zone", "north", "--config", str(path), "--broker", url]) == 3
     err = capsys.readouterr().err
     assert "AUDITOR_BROKER_PASSWORD" in err and "hunter2" not in err
+
+
+def test_runs_in_one_process_share_one_celery_app_per_broker() -> None:
+    """A long-running portal dispatches many runs: each reuses the broker's app (and its connection pool)."""
+    from auditor.zones.dispatch import celery_dispatcher
+
+    first = celery_dispatcher("redis://127.0.0.1:1/0")
+    again = celery_dispatcher("redis://127.0.0.1:1/0")
+    other = celery_dispatcher("redis://127.0.0.1:1/1")
+    assert first.app is again.app
+    assert other.app is not first.app

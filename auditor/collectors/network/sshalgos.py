@@ -12,6 +12,7 @@ import struct
 from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import CollectorError
+from auditor.foreign import foreign, os_error_said
 
 CLIENT_BANNER = b"SSH-2.0-auditor_algos\r\n"
 MSG_KEXINIT = 20
@@ -90,7 +91,8 @@ def read_algorithms(address: str, port: int, timeout: float = 10.0) -> SshAlgori
                 raise CollectorError("implausible SSH packet length", "protocol_error")
             payload = _recv_exact(sock, packet_length - 1)[: packet_length - 1 - padding]
     except OSError as exc:
-        raise CollectorError(f"{address}:{port}: {exc}", "unreachable") from None
+        failed = foreign("ssh_cannot_connect", where=f"{address}:{port}", cause=os_error_said(exc))
+        raise CollectorError(failed, "unreachable") from None
     lists = parse_kexinit(payload)
     return SshAlgorithms(
         banner=banner,

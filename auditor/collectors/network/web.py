@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.foreign import os_error_key
+
 ADMIN_PATHS = ("/wp-admin/", "/administrator/", "/phpmyadmin/", "/manager/html")
 COMMON_DIRS = ("/uploads/", "/files/", "/images/", "/backup/")
 BODY_CAP = 256 * 1024
@@ -30,6 +32,7 @@ class Exchange(BaseModel):
     status: int | None  # None: no answer
     headers: tuple[tuple[str, str], ...] = ()
     error: str = ""
+    cause: str = ""  # the error's words (a key of auditor/locale/foreign.yml), when there are words for it
     body: str = Field(default="", repr=False)
 
     def header(self, name: str) -> str | None:
@@ -105,7 +108,9 @@ class WebClient:
                 body=body.decode("utf-8", errors="replace"),
             )
         except (OSError, http.client.HTTPException) as exc:
-            return Exchange(method=method, url=url, status=None, error=f"{type(exc).__name__}: {exc}"[:200])
+            cause = (os_error_key(exc) if isinstance(exc, OSError) else None) or ""
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            return Exchange(method=method, url=url, status=None, error=error, cause=cause)
         finally:
             connection.close()
 

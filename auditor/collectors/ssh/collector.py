@@ -24,7 +24,9 @@ from auditor.collectors.ssh.stream import StreamParser, stream_budget
 from auditor.collectors.ssh.transport import DEFAULT_MAX_OUTPUT, RunEnd, Transport, clip
 from auditor.errors import CollectorError, ExecError
 from auditor.evaluation.observations import HostObservations, ProbeRequest
+from auditor.foreign import connection_error_said, foreign
 from auditor.inventory import Host
+from auditor.said import Said
 
 __all__ = ["PREPARE_AT_ONCE", "SshCollector", "TransportFactory", "connect_client", "paramiko_transport"]
 
@@ -108,8 +110,8 @@ class SshCollector:
         except CollectorError:
             raise
         except (paramiko.SSHException, EOFError, OSError) as exc:  # a factory that let one through
-            what = clip(f"{type(exc).__name__}: {exc}")
-            raise CollectorError(f"{host.name}: connecting failed ({what})", "unreachable") from None
+            failed = foreign("ssh_connecting_failed", where=host.name, cause=connection_error_said(exc))
+            raise CollectorError(failed, "unreachable") from None
 
     def _transport(self, host: Host) -> tuple[Transport, float]:
         with self._lock:
@@ -157,6 +159,7 @@ class SshCollector:
         try:
             return transport.run(command, script.encode("utf-8"), parser, remaining)
         except CollectorError as exc:
+            message: str | Said
             if exc.reason == "deadline_exceeded":
                 message = (
                     f"{host.name}: not finished within its deadline of {self.deadline_s:g} s "
@@ -164,11 +167,12 @@ class SshCollector:
                     "had arrived)"
                 )
             else:
-                message = f"{host.name}: {exc}"
+                own = exc.said
+                message = f"{host.name}: {exc}" if own is None else foreign("ssh_other", where=host.name, detail=own)
             raise type(exc)(message, reason=exc.reason) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:  # a transport that let one through
-            what = clip(f"{type(exc).__name__}: {exc}")
-            raise CollectorError(f"{host.name}: the connection failed ({what})", reason="connection_lost") from None
+            failed = foreign("ssh_connection_failed", where=host.name, cause=connection_error_said(exc))
+            raise CollectorError(failed, "connection_lost") from None
 
     @staticmethod
     def _check_stream(host: Host, parser: StreamParser, end: RunEnd, token: str, budget: int) -> None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from auditor.collectors.ssh.known_hosts import KnownHostsIndex, fingerprint
 from auditor.collectors.ssh.transport import ParamikoTransport, Watchdog, clip, cut_socket
 from auditor.errors import AuthError, CollectorError, ConnectError, HostKeyError
+from auditor.foreign import connection_error_said, foreign, os_error_said, verbatim
 from auditor.inventory import Host
 
 
@@ -92,6 +93,12 @@ def _passphrase(host: Host, path: Path) -> bytes:
     return os.environ[name].encode("utf-8")
 
 
+# Keys already loaded, by what decides them: the file's bytes, and the passphrase setting and value. A fleet's
+# hosts mostly share one key: it is parsed (and decrypted) once, while the file is still read at each connection.
+_LOADED: dict[tuple[bytes, str | None, str | None, bool], paramiko.PKey | None] = {}
+_LOADED_MAX = 16
+
+
 def load_private_key(host: Host) -> paramiko.PKey | None:
     """The host's private key, decrypted with its ``key_passphrase_env`` if it is encrypted.
 
@@ -104,9 +111,22 @@ def load_private_key(host: Host) -> paramiko.PKey | None:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise AuthError(f"{host.name}: key_file {path} does not exist", reason="auth_failed") from None
+        raise AuthError(foreign("ssh_key_missing", host=host.name, path=path), reason="auth_failed") from None
     except OSError as exc:
-        raise AuthError(f"{host.name}: key_file {path} cannot be read ({exc.strerror})", reason="auth_failed") from None
+        unreadable = foreign("ssh_key_unreadable", host=host.name, path=path, cause=os_error_said(exc))
+        raise AuthError(unreadable, reason="auth_failed") from None
+    env = host.key_passphrase_env
+    cache_key = (data, env, os.environ.get(env) if env is not None else None, host.use_agent)
+    if cache_key in _LOADED:
+        return _LOADED[cache_key]
+    key = _load_key(host, path, data)  # failures raise, and are never kept
+    if len(_LOADED) >= _LOADED_MAX:
+        _LOADED.clear()
+    _LOADED[cache_key] = key
+    return key
+
+
+def _load_key(host: Host, path: Path, data: bytes) -> paramiko.PKey | None:
     passphrase: bytes | None = None
     if _is_encrypted(data):
         if host.key_passphrase_env is None and host.use_agent:
@@ -127,8 +147,9 @@ def load_private_key(host: Host) -> paramiko.PKey | None:
         converted = _as_paramiko(decrypted) if decrypted is not None else None
         if converted is not None:
             return converted
-        detail = clip(f"{type(exc).__name__}: {exc}")
-        raise AuthError(f"{host.name}: key_file {path} cannot be loaded ({detail})", reason="auth_failed") from None
+        detail = verbatim("ssh", clip(f"{type(exc).__name__}: {exc}"))
+        unloadable = foreign("ssh_key_unloadable", host=host.name, path=path, cause=detail)
+        raise AuthError(unloadable, reason="auth_failed") from None
 
 
 # ---------------------------------------------------------------------------------------------- connecting
@@ -148,16 +169,16 @@ def _open_socket(host: Host, where: str, timeout_s: float) -> socket.socket:
     try:
         return socket.create_connection((host.address, host.port), timeout=timeout_s)
     except TimeoutError:
-        raise ConnectError(f"{where}: connection timed out", reason="timeout") from None
+        raise ConnectError(foreign("ssh_timed_out", where=where), reason="timeout") from None
     except OSError as exc:
-        detail = clip(exc.strerror or str(exc) or type(exc).__name__)
-        raise ConnectError(f"{where}: {type(exc).__name__}: {detail}", reason="unreachable") from None
+        failed = foreign("ssh_cannot_connect", where=where, cause=os_error_said(exc))
+        raise ConnectError(failed, reason="unreachable") from None
 
 
 def _handshake_error(exc: Exception, where: str, host: Host, cut: bool, timeout_s: float) -> CollectorError:
     """What a failed handshake means; ``cut``: the watchdog ended it, whatever paramiko then raised."""
     if cut:
-        return ConnectError(f"{where}: the SSH handshake did not finish within {timeout_s:.1f} s", reason="timeout")
+        return ConnectError(foreign("ssh_handshake_slow", where=where, seconds=f"{timeout_s:.1f}"), reason="timeout")
     if isinstance(exc, HostKeyError):
         return HostKeyError(f"{where}: {exc}", reason=exc.reason)
     if isinstance(exc, paramiko.BadHostKeyException):
@@ -167,15 +188,16 @@ def _handshake_error(exc: Exception, where: str, host: Host, cut: bool, timeout_
             reason="host_key_changed",
         )
     if isinstance(exc, paramiko.AuthenticationException):
-        return AuthError(f"{where}: login refused for user {host.user} ({type(exc).__name__})", reason="auth_failed")
+        return AuthError(foreign("ssh_login_refused", where=where, user=host.user), reason="auth_failed")
     if isinstance(exc, TimeoutError):
-        return ConnectError(f"{where}: connection timed out", reason="timeout")
+        return ConnectError(foreign("ssh_timed_out", where=where), reason="timeout")
     text = str(exc)
     lowered = text.lower()
     if "indecipherable protocol version" in lowered:  # line after line, never an SSH banner
-        return ConnectError(f"{where}: the server never presented an SSH banner ({clip(text)})", reason="timeout")
+        detail = verbatim("ssh", clip(text))
+        return ConnectError(foreign("ssh_no_banner", where=where, detail=detail), reason="timeout")
     reason = "timeout" if "timeout" in lowered or "timed out" in lowered else "unreachable"
-    return ConnectError(f"{where}: {type(exc).__name__}: {clip(text)}", reason=reason)
+    return ConnectError(foreign("ssh_other", where=where, detail=connection_error_said(exc)), reason=reason)
 
 
 def connect_client(host: Host, known_hosts: Path | KnownHostsIndex, connect_timeout_s: float) -> paramiko.SSHClient:

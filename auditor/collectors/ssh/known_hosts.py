@@ -26,6 +26,7 @@ import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from auditor.errors import ConnectError, HostKeyError
+from auditor.foreign import connection_error_said, foreign, os_error_said
 
 PREFERRED_KEY_TYPES = (
     "ssh-ed25519",
@@ -198,9 +199,9 @@ class KnownHostsStore:
         try:
             sock = socket.create_connection((address, port), timeout=timeout)
         except TimeoutError:
-            raise ConnectError(f"{address}:{port}: connection timed out", reason="timeout") from None
+            raise ConnectError(foreign("ssh_timed_out", where=f"{address}:{port}"), reason="timeout") from None
         except OSError as exc:
-            message = f"{address}:{port}: {exc.strerror or type(exc).__name__}"
+            message = foreign("ssh_cannot_connect", where=f"{address}:{port}", cause=os_error_said(exc))
             raise ConnectError(message, reason="unreachable") from None
         transport = paramiko.Transport(sock)
         try:
@@ -214,8 +215,8 @@ class KnownHostsStore:
             return transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             reason = "timeout" if isinstance(exc, TimeoutError) else "unreachable"
-            message = f"{address}:{port}: SSH handshake failed ({type(exc).__name__})"
-            raise ConnectError(message, reason=reason) from None
+            handshake = foreign("ssh_handshake_failed", where=f"{address}:{port}", cause=connection_error_said(exc))
+            raise ConnectError(handshake, reason=reason) from None
         finally:
             transport.close()
             sock.close()

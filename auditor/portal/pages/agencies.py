@@ -112,8 +112,9 @@ def agency_page(request: Request, agency_id: str, notice: str = "", error: str =
     if standing is None:
         raise HTTPException(status_code=404)
     who = principal(request)
-    record = portal.agency(agency_id)  # its contact and time zone, when the inventory lists it
-    settings = portal.report_settings(record)
+    # its contact and time zone: the inventory's, else as its latest run recorded them
+    owner = portal.agency_owner(agency_id, standing.latest.run.id if standing.latest else None)
+    settings = owner.settings
     submissions = portal.store.list_submissions(agency_id)
     titles = {check_id: title for check_id, title in agency_items(portal.content, lang)}
     imports = standing.judged.imports if standing.judged else ()  # other tools' results the verdict counts
@@ -129,7 +130,7 @@ def agency_page(request: Request, agency_id: str, notice: str = "", error: str =
         "upload_limit_mb": max(1, upload_limit(portal) // (1024 * 1024)),
         "accept": ",".join(MEDIA_TYPES),
         "now": portal.now(),
-        "owner": record.contact if record else None,
+        "owner": owner.contact,
         "timezone": settings.timezone,
         "zone": settings.zone,  # every time on the page in the agency's local time
         "imports": imports,
@@ -188,7 +189,7 @@ def run_page(request: Request, agency_id: str, run_id: str, host: str = "") -> R
     titles = {check_id: check.title.get(lang) for check_id, check in portal.content.checks.items()}
     sources = {f.source for f in findings if f.source} | ({str(run.options["source"])} if _imported(run) else set())
     context = {
-        "zone": portal.report_settings(portal.agency(agency_id)).zone,  # the agency's local time
+        "zone": portal.agency_owner(agency_id, run.id).settings.zone,  # the agency's local time
         "source": source_words(str(run.options["source"]), lang) if _imported(run) else "",
         "source_words": {source: source_words(source, lang) for source in sources},
         "run": run,

@@ -34,7 +34,7 @@ def exact_run(store: Store, run_id: str) -> RunSummary:
 def _report(request: Request, agency_id: str, run_id: str) -> AgencyReport:
     portal = portal_of(request)
     run = exact_run(portal.store, run_id)
-    agency = portal.agency(agency_id)  # the inventory's owner and time zone, when it lists the agency
+    owner = portal.agency_owner(agency_id, run.id)  # the inventory's owner and zone, else as the run recorded them
     try:
         return build_agency_report(
             portal.store,
@@ -43,8 +43,8 @@ def _report(request: Request, agency_id: str, run_id: str) -> AgencyReport:
             agency_id,
             lang=lang_of(request),
             now=portal.now(),
-            contact=agency.contact if agency else None,
-            settings=portal.report_settings(agency),
+            contact=owner.contact,
+            settings=owner.settings,
         )
     except NotFoundError:  # the run did not cover this agency
         raise HTTPException(status_code=404) from None
