@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditor.errors import Sayable
@@ -17,6 +18,8 @@ from auditor.vocabulary import LocalizedText
 
 if TYPE_CHECKING:
     import yaml
+
+    from auditor.reports.models import Lang
 
 CATALOGUE = "foreign"
 VERBATIM_CHARS = 200  # of another program's own message, quoted
@@ -40,8 +43,41 @@ def known(key: str) -> bool:
 
 
 def verbatim(source: str, text: str) -> Said:
-    """Another program's message as it came, marked as its own: ``source`` is os, python, yaml, db, ssh, ansible."""
+    """Another program's message as it came, marked as its own: ``source`` is os, python, yaml, db, ssh,
+    ansible, alembic."""
     return foreign("verbatim", source=foreign(f"source_{source}"), text=quoted(text))
+
+
+@dataclass(frozen=True)
+class EnglishAsIs(Said):
+    """Words that English shows as they always read (``english``: another program's own message), and Vietnamese
+    says as the sentence of ``key``."""
+
+    english: str = ""
+
+    def text(self, lang: Lang) -> str:
+        return self.english if lang == "en" else super().text(lang)
+
+
+def theirs(source: str, text: str) -> Said:
+    """Text another program (or the audited host) wrote, already made safe to show: English shows it exactly as
+    it is, Vietnamese quotes it as that program's own words."""
+    words = verbatim(source, text)
+    return EnglishAsIs(words.key, words.values, words.catalogue, english=text)
+
+
+def in_english_as_is(source: str, text: str) -> Said:
+    """Another program's message shown as it came in English, and quoted as that program's own in Vietnamese."""
+    words = verbatim(source, text)
+    return EnglishAsIs(words.key, words.values, words.catalogue, english=quoted(text))
+
+
+def os_error_as_is(exc: OSError) -> Said:
+    """An OSError as the operating system words it in English (its strerror), in the auditor's words in
+    Vietnamese."""
+    words = os_error_said(exc)
+    english = quoted(exc.strerror) if exc.strerror else words.text("en")
+    return EnglishAsIs(words.key, words.values, words.catalogue, english=english)
 
 
 def quoted(text: str, limit: int = VERBATIM_CHARS) -> str:

@@ -155,16 +155,22 @@ def verify(
 
 def _read_keys(paths: list[Path], words: Words) -> list[PublicKey]:
     from auditor.evidence_chain.keys import PublicKey
+    from auditor.foreign import os_error_as_is
 
     keys = []
     for path in paths:
         try:
             keys.append(PublicKey.parse(path.read_bytes()))
         except OSError as exc:
-            problem = words("verify_key_file_missing") if isinstance(exc, FileNotFoundError) else exc.strerror
+            problem = (
+                words("verify_key_file_missing")
+                if isinstance(exc, FileNotFoundError)
+                else os_error_as_is(exc).text(words.lang.value)
+            )
             raise ConfigError(words("verify_pubkey_unreadable", path=path, problem=problem)) from None
         except ConfigError as exc:
-            raise ConfigError(words("verify_pubkey_unreadable", path=path, problem=exc)) from None
+            problem = exc.text(words.lang.value)
+            raise ConfigError(words("verify_pubkey_unreadable", path=path, problem=problem)) from None
     return keys
 
 

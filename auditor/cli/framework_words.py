@@ -44,6 +44,10 @@ class Catalogue:
     english: dict[str, str]  # name -> English of the same literal
     messages: tuple[Message, ...]  # in the file's order: the first that matches is taken
     words: dict[str, str]
+    types: dict[str, str]  # Typer's type label -> Vietnamese
+    list_of: str
+    ranges: dict[str, str]  # min, max, both
+    metavars: dict[str, str]
 
 
 @cache
@@ -63,6 +67,10 @@ def catalogue() -> Catalogue:
         english={name: str(entry["en"]) for name, entry in raw["literals"].items()},
         messages=tuple(messages),
         words={str(k): str(v) for k, v in raw["words"].items()},
+        types={str(k): str(v) for k, v in raw["types"].items()},
+        list_of=str(raw["list_of"]),
+        ranges={str(k): str(v) for k, v in raw["ranges"].items()},
+        metavars={str(k): str(v) for k, v in raw["metavars"].items()},
     )
 
 
@@ -112,6 +120,9 @@ def _modules() -> dict[str, Any]:
     import typer.rich_utils
 
     found: dict[str, Any] = {"typer.core": typer.core, "typer.rich_utils": typer.rich_utils}
+    parameter = getattr(typer.core, "_TyperParameter", None)
+    if parameter is not None:
+        found["parameter"] = parameter
     try:
         from typer._click import decorators, formatting, termui
     except ImportError:
@@ -144,6 +155,8 @@ def install(vietnamese: bool) -> None:
     _set(modules, "decorators", "help_option", _help_option)
     _set(modules, "HelpFormatter", "write_usage", _write_usage)
     _set(modules, "termui", "echo", _echo)
+    _set(modules, "parameter", "display_type", _display_type)
+    _set(modules, "typer.core", "describe_number_range", lambda _original: describe_range)
 
 
 def _help_option(original: Any) -> Any:
@@ -176,6 +189,46 @@ def _echo(original: Any) -> Any:
         return original(message, *args, **kwargs)
 
     return echo
+
+
+def _display_type(original: Any) -> Any:
+    def display_type(self: Any, ctx: Any) -> str:
+        shown = original(self, ctx)
+        if not (isinstance(shown, str) and shown.startswith("<") and shown.endswith(">")):
+            return shown
+        return f"<{type_label(shown[1:-1])}>"
+
+    return display_type
+
+
+def type_label(label: str) -> str:
+    """Typer's label of a type in Vietnamese: ``list[str]`` as "danh sách chuỗi"; choices (``vi|en``), which the
+    user types, and a label the catalogue does not know stay as they are."""
+    table = catalogue()
+    if label in table.types:
+        return table.types[label]
+    if label.startswith("list[") and label.endswith("]"):
+        return table.list_of.format(item=type_label(label[5:-1]))
+    if "," in label and "|" not in label:  # a tuple's labels
+        return ",".join(type_label(part) for part in label.split(","))
+    return label
+
+
+def describe_range(minimum: float | None, maximum: float | None) -> str | None:
+    """A number's bounds in words (Typer writes "x>=1", "x<=9", "1<=x<=9")."""
+    ranges = catalogue().ranges
+    if minimum is None and maximum is None:
+        return None
+    if maximum is None:
+        return ranges["min"].format(min=minimum)
+    if minimum is None:
+        return ranges["max"].format(max=maximum)
+    return ranges["both"].format(min=minimum, max=maximum)
+
+
+def value_metavar(metavar: str) -> str:
+    """The Vietnamese of a name given to a value (``FORMAT``, ``FILE``); one the catalogue lacks stays."""
+    return catalogue().metavars.get(metavar, metavar)
 
 
 def metavars() -> tuple[str, str]:

@@ -131,13 +131,20 @@ def waive_add(
     db: DbOption = DEFAULT_DB_URL,
 ) -> None:
     """Record a waiver: a failed check accepted, with approver and expiry."""
+    from pydantic import ValidationError
+
     from auditor.evidence_chain.sealing import seal_waiver
     from auditor.governance.records import WaiverRequest
+    from auditor.schema_said import error_said
 
     with errors_to_exit(lang) as words:
         content = load(None)
         if check not in content.checks or content.checks[check].is_manual:
             raise ConfigError(words("not_automated_check", check=check))
+        try:
+            expires_on = date.fromisoformat(expires)
+        except ValueError:
+            raise ConfigError(words("waiver_bad_expires", value=expires)) from None
         try:
             request = WaiverRequest(
                 agency_id=agency,
@@ -147,10 +154,12 @@ def waive_add(
                 compensating_control=compensating_control,
                 requested_by=requested_by,
                 approved_by=approved_by,
-                expires_on=date.fromisoformat(expires),
+                expires_on=expires_on,
             )
-        except ValueError as exc:
-            raise ConfigError(words("waiver_refused", problem=exc)) from None
+        except ValidationError as exc:
+            said_errors = [(".".join(map(str, e["loc"])), error_said(e).text(words.lang.value)) for e in exc.errors()]
+            problem = "; ".join(f"{field}: {text}" if field else text for field, text in said_errors)
+            raise ConfigError(words("waiver_refused", problem=problem)) from None
         store = open_db(db)
         waiver_id = store.add_waiver(request, datetime.now(UTC))
         seal_waiver(store, waiver_id)

@@ -98,7 +98,7 @@ def localize(command: Any, path: str, lang: str) -> Any:
     the catalogue stays English (the tests require every one)."""
     if lang != "vi":
         return command
-    from auditor.cli.framework_words import english_metavars, metavars
+    from auditor.cli.framework_words import english_metavars, metavars, value_metavar
 
     table = help_catalogue()
     entry = table.commands.get(path)
@@ -110,6 +110,8 @@ def localize(command: Any, path: str, lang: str) -> Any:
         text = table.param(path, param.name or "")
         if text is not None:
             param.help = text
+        if getattr(param, "metavar", None):
+            param.metavar = value_metavar(param.metavar)
     english_options, english_commands = english_metavars()
     options, subcommands = metavars()
     if getattr(command, "options_metavar", None) == english_options:

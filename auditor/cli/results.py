@@ -27,6 +27,7 @@ from auditor.cli.common import (
 from auditor.cli.known import require_known, require_targets, resolve_run
 from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError
+from auditor.run_end import run_end_for_machines
 from auditor.textsafe import terminal_safe, terminal_text
 from auditor.vocabulary import Status
 
@@ -71,7 +72,7 @@ def runs(
                     "started_at": run.started_at.isoformat(timespec="seconds"),
                     "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
                     "status": run.status.value,
-                    "status_detail": run.status_detail,
+                    "status_detail": run_end_for_machines(run.status_detail),
                     "servers_ok": targets.servers_ok,
                     "servers_error": targets.servers_error,
                     "network_ok": targets.network_ok,

@@ -87,8 +87,10 @@ class Words:
         return self._shared(f"run_status_{value}", value)
 
     def run_end(self, detail: str) -> str:
-        """Why a run ended, when it is a known reason; otherwise the error's own text."""
-        return self._shared(f"run_end_{detail}", detail)
+        """Why a run ended: a known reason, or the error it failed with, in this language."""
+        from auditor.run_end import run_end_text
+
+        return run_end_text(detail, self.lang.value)
 
     def severity(self, value: str) -> str:
         return self._shared(f"severity_{value}", value)

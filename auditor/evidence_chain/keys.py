@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from auditor.errors import ConfigError
+from auditor.foreign import in_english_as_is, os_error_as_is
+from auditor.said import said
 
 KEY_ENV = "AUDITOR_SIGNING_KEY"
 PASSPHRASE_ENV = "AUDITOR_SIGNING_KEY_PASSPHRASE"  # noqa: S105 - a variable name: read when no other is named
@@ -81,16 +83,16 @@ class PublicKey:
             try:
                 key = serialization.load_pem_public_key(text)
             except ValueError as exc:
-                raise ConfigError(f"not a PEM public key: {exc}") from None
+                raise ConfigError(said("key_not_pem_public", problem=in_english_as_is("python", str(exc)))) from None
             if not isinstance(key, Ed25519PublicKey):
-                raise ConfigError("not an Ed25519 public key")
+                raise ConfigError(said("key_not_ed25519_public"))
             return cls(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
         try:
             raw = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            raise ConfigError("not a public key: expected PEM or the raw key in base64") from None
+            raise ConfigError(said("key_not_public")) from None
         if len(raw) != 32:
-            raise ConfigError(f"not an Ed25519 public key: {len(raw)} bytes, expected 32")
+            raise ConfigError(said("key_public_length", n=len(raw)))
         return cls(raw)
 
 
@@ -118,7 +120,7 @@ def passphrase_from_env(name: str | None) -> bytes | None:
         return None
     value = os.environ.get(name)
     if not value:
-        raise ConfigError(f"environment variable {name} (the key's passphrase) is not set")
+        raise ConfigError(said("key_passphrase_unset", name=name))
     return value.encode("utf-8")
 
 
@@ -138,9 +140,9 @@ def create_key(path: Path, passphrase: bytes | None = None, *, rotate: bool = Fa
     key's public half goes to ``retired-keys/<fingerprint>.pem`` beside it, then the old key is replaced."""
     exists = path.exists() or path.is_symlink()
     if exists and not rotate:
-        raise ConfigError(f"a signing key already exists at {path} (to replace it: auditor keys init --rotate)")
+        raise ConfigError(said("key_exists", path=path))
     if rotate and not exists:
-        raise ConfigError(f"no signing key at {path} to rotate (create one: auditor keys init)")
+        raise ConfigError(said("key_none_to_rotate", path=path))
     key = Ed25519PrivateKey.generate()
     if not rotate:
         _write_private(path, key, passphrase)
@@ -172,11 +174,11 @@ def _read_private(path: Path) -> bytes:
         mode = path.stat().st_mode
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"no signing key at {path} (create one: auditor keys init)") from None
+        raise ConfigError(said("keys_none", path=path)) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read the signing key {path}: {exc.strerror}") from None
+        raise ConfigError(said("key_unreadable", path=path, problem=os_error_as_is(exc))) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"signing key {path} is readable by group or others: chmod 600 {path}")
+        raise ConfigError(said("key_not_private", path=path))
     return data
 
 
@@ -186,15 +188,12 @@ def load_key(path: Path, passphrase: bytes | None = None) -> SigningKey:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError:  # encrypted without a passphrase, or a passphrase for a plain key
         if passphrase is None:
-            raise ConfigError(
-                f"signing key {path} is encrypted: name the variable holding its passphrase "
-                f"(--passphrase-env NAME, or set {PASSPHRASE_ENV})"
-            ) from None
-        raise ConfigError(f"signing key {path} is not encrypted: leave out the passphrase") from None
+            raise ConfigError(said("key_encrypted", path=path, env=PASSPHRASE_ENV)) from None
+        raise ConfigError(said("key_not_encrypted", path=path)) from None
     except ValueError:
-        raise ConfigError(f"cannot load signing key {path}: wrong passphrase or not a PEM private key") from None
+        raise ConfigError(said("key_unloadable", path=path)) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"signing key {path} is not an Ed25519 key")
+        raise ConfigError(said("key_not_ed25519", path=path))
     return SigningKey(key, path)
 
 

@@ -117,7 +117,7 @@ def _key(verdict: Verdict, members: dict[str, bytes], name: str) -> PublicKey | 
     try:
         return PublicKey.parse(members[name])
     except ConfigError as exc:
-        verdict.problem(name, "verify_unreadable_key", problem=str(exc))
+        verdict.problem(name, "verify_unreadable_key", problem=exc.said if isinstance(exc.said, Said) else str(exc))
         return None
 
 

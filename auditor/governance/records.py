@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from auditor.errors import ConfigError
+from auditor.foreign import in_english_as_is, os_error_as_is
+from auditor.said import Said, said
 from auditor.yamlio import (
     LineOf,
     Location,
@@ -61,11 +66,13 @@ class AttestationEntry(_Strict):
     @model_validator(mode="after")
     def _dates_in_order(self) -> AttestationEntry:
         if self.valid_until < self.attested_at:
-            raise ValueError("valid_until is before attested_at")
+            raise PydanticCustomError("attestation_dates", "valid_until is before attested_at")
         if self.answer is Answer.not_applicable and len(self.justification.strip()) < 10:
-            raise ValueError("not_applicable needs a real justification")
+            raise PydanticCustomError("attestation_justification", "not_applicable needs a real justification")
         if self.answer is not Answer.not_applicable and not self.documents:
-            raise ValueError("an answer other than not_applicable must cite at least one document")
+            raise PydanticCustomError(
+                "attestation_documents", "an answer other than not_applicable must cite at least one document"
+            )
         return self
 
 
@@ -111,7 +118,7 @@ class WaiverRequest(_Strict):
     @model_validator(mode="after")
     def _distinct_approver(self) -> WaiverRequest:
         if self.requested_by.casefold() == self.approved_by.casefold():
-            raise ValueError("approved_by must be a different person from requested_by")
+            raise PydanticCustomError("waiver_approver", "approved_by must be a different person from requested_by")
         return self
 
 
@@ -161,12 +168,13 @@ def _csv_document(path: Path) -> ParsedFile:
             starts.append(previous_end + 1)
             previous_end = reader.line_num
             if None in row:
-                raise ConfigError(f"{path}: line {starts[-1]}: more values than the header has columns")
+                raise ConfigError(said("gov_csv_extra_values", path=path, line=starts[-1]))
             documents = [d.strip() for d in (row.pop("documents", "") or "").split(";") if d.strip()]
             # A short row leaves its last columns None: reported as missing fields.
             rows.append({**{k: v for k, v in row.items() if v is not None}, "documents": documents})
     except csv.Error as exc:
-        raise ConfigError(f"{path}: line {reader.reader.line_num}: invalid CSV: {exc}") from None
+        problem = in_english_as_is("python", str(exc))
+        raise ConfigError(said("gov_csv_invalid", path=path, line=reader.reader.line_num, problem=problem)) from None
 
     def line_of(loc: Location) -> int | None:
         row = loc[1] if len(loc) > 1 and loc[0] == "attestations" else None
@@ -208,40 +216,46 @@ def prepare_import(
     """Check every row of an import file; raise one ConfigError listing every problem, or return
     everything ready to store (documents read), so that nothing is half-written."""
     parsed, line_of = _parse_attestation_file(path)
-    problems: list[str] = []
+    problems: list[Said] = []
     prepared: list[PreparedAttestation] = []
     for index, entry in enumerate(parsed.attestations):
         line = line_of(("attestations", index))
+        item, agency = _shown(entry.item), _shown(entry.agency)
         where = (
-            f"{path}: {f'line {line}: ' if line is not None else ''}attestations[{index}] "
-            f"(item={_shown(entry.item)}, agency={_shown(entry.agency)})"
+            said("gov_where", path=path, index=index, item=item, agency=agency)
+            if line is None
+            else said("gov_where_line", path=path, line=line, index=index, item=item, agency=agency)
         )
         if entry.agency not in known_agencies:
-            problems.append(f"{where}: unknown agency {_shown(entry.agency)!r} (audit it first, or check the id)")
+            problems.append(said("gov_unknown_agency", where=where, agency=agency))
         if entry.item not in manual_items:
-            problems.append(f"{where}: {_shown(entry.item)!r} is not a manual evidence item of the checklists")
+            problems.append(said("gov_not_manual_item", where=where, item=item))
         if end_of_day(entry.valid_until) < now:
-            problems.append(f"{where}: already expired (valid_until {entry.valid_until.isoformat()})")
+            problems.append(said("gov_expired", where=where, date=entry.valid_until.isoformat()))
         documents = []
         for name in entry.documents:
             label = _shown(name)
             if Path(name).suffix.lower() not in MEDIA_TYPES:
-                problems.append(f"{where}: document {label}: unsupported type (PDF, images, office files, text)")
+                problems.append(said("gov_document_type", where=where, document=label))
                 continue
             document_path = (path.parent / name) if not Path(name).is_absolute() else Path(name)
             try:
                 content = document_path.read_bytes()
             except FileNotFoundError:
-                problems.append(f"{where}: document {label}: not found at {_shown(str(document_path))}")
+                problems.append(
+                    said("gov_document_missing", where=where, document=label, path=_shown(str(document_path)))
+                )
                 continue
             except OSError as exc:
-                problems.append(f"{where}: document {label}: cannot read ({exc.strerror})")
+                problems.append(
+                    said("gov_document_unreadable", where=where, document=label, problem=os_error_as_is(exc))
+                )
                 continue
             except ValueError:  # a NUL byte: no file can have that name
-                problems.append(f"{where}: document {label}: not a usable file name")
+                problems.append(said("gov_document_bad_name", where=where, document=label))
                 continue
             if not content or len(content) > MAX_DOCUMENT_BYTES:
-                problems.append(f"{where}: document {label}: empty or larger than {MAX_DOCUMENT_BYTES} bytes")
+                problems.append(said("gov_document_size", where=where, document=label, limit=MAX_DOCUMENT_BYTES))
                 continue
             documents.append(
                 PreparedDocument(
@@ -250,8 +264,18 @@ def prepare_import(
             )
         prepared.append(PreparedAttestation(entry=entry, documents=tuple(documents)))
     if problems:
-        raise ConfigError("nothing was imported:\n" + "\n".join(problems))
+        raise ConfigError(ImportProblems(tuple(problems)))
     return prepared
+
+
+@dataclass(frozen=True)
+class ImportProblems:
+    """Every problem of an import file, one a line under "nothing was imported:", said in either language."""
+
+    problems: tuple[Said, ...]
+
+    def text(self, lang: Literal["vi", "en"]) -> str:
+        return "\n".join([said("gov_nothing_imported").text(lang), *(p.text(lang) for p in self.problems)])
 
 
 def _shown(value: str) -> str:

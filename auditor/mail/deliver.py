@@ -10,6 +10,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from auditor.errors import Sayable
+from auditor.mail.errors import gave_up_said, send_error_said
 from auditor.mail.settings import MailSettings
 from auditor.mail.smtp import build_message, scrub, smtp_password, smtp_session
 from auditor.store import Store
@@ -62,7 +64,7 @@ def deliver_due(
                 try:
                     client.send_message(build_message(settings, mail), settings.sender, [mail.to_addr])
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                    _failed(store, mail, scrub(_describe(exc), secret), now)  # this mail only; the batch goes on
+                    _failed(store, mail, exc, secret, now)  # this mail only; the batch goes on
                     continue
                 except Exception:
                     pending.insert(0, mail)  # the connection is gone: this mail and the rest fail below
@@ -71,9 +73,8 @@ def deliver_due(
                 _log(store, "mail_sent", mail, now, {"attempt": mail.attempts + 1})
                 sent.append(mail)
     except Exception as exc:
-        error = scrub(_describe(exc), secret)
         for mail in pending:
-            _failed(store, mail, error, now)
+            _failed(store, mail, exc, secret, now)
     return Delivery(sent=len(sent), failed=len(due) - len(sent))
 
 
@@ -103,13 +104,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _failed(store: Store, mail: MailRow, error: str, now: datetime) -> None:
+def _failed(store: Store, mail: MailRow, exc: BaseException, secret: str | None, now: datetime) -> None:
+    """Record the failed attempt: the error's own summary (in English, as it always was) in the outbox, and with
+    it in the activity log the same failure in Vietnamese words (``error_vi``)."""
+    error = scrub(_describe(exc), secret)
+    words: Sayable = send_error_said(exc)
     retry = next_attempt(mail, now)
     if retry is None:
         hours = int((now - mail.created_at).total_seconds() // 3600)
         error = GAVE_UP.format(attempts=mail.attempts + 1, hours=hours) + error
+        words = gave_up_said(mail.attempts + 1, hours, words)
     store.mark_failed(mail.id, error, retry or NEVER)
-    detail: dict[str, object] = {"attempt": mail.attempts + 1, "error": error[:300]}
+    said_vi = scrub(words.text("vi"), secret)
+    detail: dict[str, object] = {"attempt": mail.attempts + 1, "error": error[:300], "error_vi": said_vi[:300]}
     detail["retry_at" if retry else "gave_up"] = retry.isoformat() if retry else True
     _log(store, "mail_failed", mail, now, detail)
 

@@ -12,6 +12,7 @@ from auditor.content.loader import Content
 from auditor.inventory import Agency, Inventory
 from auditor.mail.compose import Draft, report_draft, summary_draft
 from auditor.mail.settings import MailSettings, is_address
+from auditor.run_end import failure_words
 from auditor.store import Store
 
 ACTOR = "mail"
@@ -61,7 +62,11 @@ def log_failure(
             target,
             now,
             agency_id=agency_id,
-            detail={"mail": what, "error": f"{type(exc).__name__}: {exc}"},
+            detail={
+                "mail": what,
+                "error": f"{type(exc).__name__}: {exc}",
+                "error_vi": failure_words(exc).text("vi")[:300],
+            },
         )
     except Exception:  # the store itself is failing: the process log is all that is left
         log.exception("could not record that the %s mail of %s was not queued", what, target)

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from auditor.errors import AuditorError
+from auditor.foreign import foreign
 from auditor.mail.settings import MailSettings
 from auditor.store.views import MailRow
 
@@ -27,10 +28,7 @@ def smtp_password(settings: MailSettings, environ: Mapping[str, str]) -> str | N
         return None
     value = environ.get(settings.password_env)
     if not value:
-        raise MailError(
-            f"the SMTP password variable {settings.password_env} is not set in the portal's environment "
-            "(--smtp-password-env names it; the password itself is never stored)"
-        )
+        raise MailError(foreign("smtp_password_unset", variable=settings.password_env))
     return value
 
 
@@ -66,7 +64,7 @@ def login(client: smtplib.SMTP, username: str, password: str) -> None:
         client.login(username, password)
         return
     if "PLAIN" not in client.esmtp_features.get("auth", "").upper().split():
-        raise MailError("the SMTP password has non-ASCII characters and the server offers no AUTH PLAIN for them")
+        raise MailError(foreign("smtp_no_auth_plain"))
     token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
     code, reply = client.docmd("AUTH", f"PLAIN {token}")
     if code != 235:
@@ -82,10 +80,7 @@ def smtp_session(settings: MailSettings, environ: Mapping[str, str]) -> Iterator
         client.ehlo()
         if settings.starttls:
             if not client.has_extn("starttls"):
-                raise MailError(
-                    f"{settings.smtp_host}:{settings.smtp_port} does not offer STARTTLS: refusing to send in clear "
-                    "(--smtp-no-starttls only for a local relay)"
-                )
+                raise MailError(foreign("smtp_no_starttls", where=f"{settings.smtp_host}:{settings.smtp_port}"))
             client.starttls(context=tls_context(settings))
             client.ehlo()
         if settings.username is not None and password is not None:

@@ -15,6 +15,8 @@ from itsdangerous import BadSignature, Signer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auditor.errors import ConfigError
+from auditor.foreign import os_error_as_is
+from auditor.said import said
 
 SESSION_COOKIE = "auditor_session"
 LOGIN_COOKIE = "auditor_login"  # the login form's CSRF token, before there is a session
@@ -27,7 +29,7 @@ MIN_PASSWORD = 12
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise ConfigError(said("err_password_short", n=MIN_PASSWORD))
     return _HASHER.hash(password)
 
 
@@ -52,17 +54,25 @@ def load_secret(path: Path) -> bytes:
     try:
         secret = path.read_bytes().strip()
     except FileNotFoundError:
+        secret = _create_secret(path)
+    except OSError as exc:
+        raise ConfigError(said("err_portal_secret_unreadable", path=path, problem=os_error_as_is(exc))) from None
+    if len(secret) < 32:
+        raise ConfigError(said("err_portal_secret_short", path=path, n=32))
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(said("err_portal_secret_open", path=path))
+    return secret
+
+
+def _create_secret(path: Path) -> bytes:
+    secret = secrets.token_hex(32).encode()
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_hex(32).encode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(secret + b"\n")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the portal secret ({exc.strerror})") from None
-    if len(secret) < 32:
-        raise ConfigError(f"{path}: the portal secret must hold at least 32 characters")
-    if path.stat().st_mode & 0o077:
-        raise ConfigError(f"{path}: the portal secret must be readable by its owner only (chmod 600)")
+        raise ConfigError(said("err_portal_secret_uncreatable", path=path, problem=os_error_as_is(exc))) from None
     return secret
 
 

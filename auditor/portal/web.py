@@ -20,6 +20,7 @@ from auditor.portal.security import LANG_COOKIE
 from auditor.reports.locale import strings
 from auditor.reports.render import environment as report_environment
 from auditor.reports.render import reports_dir
+from auditor.run_end import run_end_text
 from auditor.textsafe import inert_text
 from auditor.vocabulary import RunStatus
 
@@ -43,6 +44,7 @@ def environment() -> Environment:
     env.filters.update(report_environment().filters)
     env.filters["local"] = _local_in_page_zone
     env.filters["inert"] = inert_text  # text a target sent: control and invisible characters made visible
+    env.filters["run_end"] = run_end_text  # why a run ended, in the page's language
     env.globals["run_statuses"] = tuple(status.value for status in RunStatus)
     return env
 

@@ -25,7 +25,8 @@ from auditor.errors import ConfigError, StoreError
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.parsers import listening_sockets
 from auditor.inventory import Agency, Inventory, file_sha256, load_inventory
-from auditor.messages import reason, shorten
+from auditor.messages import reason
+from auditor.run_end import error_summary, failure_detail, failure_text
 from auditor.service.events import (
     EventSink,
     HostStarted,
@@ -37,7 +38,7 @@ from auditor.service.events import (
 from auditor.service.gc_policy import fewer_collections
 from auditor.service.hosts import Collector, HostPool, agency_result
 from auditor.service.plan import AuditPlan, HostPlan, NetworkPlan, plan_audit
-from auditor.vocabulary import Only, RunEndReason, RunId, RunStatus, Status
+from auditor.vocabulary import LocalizedText, Only, RunEndReason, RunId, RunStatus, Status
 
 if TYPE_CHECKING:
     from auditor.evidence_chain.sealing import ChainSealer
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from auditor.zones.dispatch import ZoneDispatcher
 
 log = logging.getLogger(__name__)
-ERROR_SUMMARY_LIMIT = 300  # characters of an error kept with a target or a run
 
 
 class AuditScope(BaseModel):
@@ -256,7 +256,7 @@ class AuditService:
         if isinstance(exc, KeyboardInterrupt):
             status, detail = RunStatus.interrupted, RunEndReason.stopped_by_user.value
         else:
-            status, detail = RunStatus.failed, error_summary(exc)
+            status, detail = RunStatus.failed, failure_detail(exc)  # in both languages
         try:
             self.store.finish_run(run_id, status, detail)
         except Exception:
@@ -330,7 +330,7 @@ class AuditService:
             self.store.save_host_result(run_id, agency, result)  # one transaction: rolled back when it raises
         except (StoreError, SQLAlchemyError, ValueError) as exc:
             log.warning("run %s: the store refused %s (%s)", run_id, result.host_name, error_summary(exc))
-            result = unstored_result(result, error_summary(exc))
+            result = unstored_result(result, failure_text(exc))
             self.store.save_host_result(run_id, agency, result)
         return result
 
@@ -423,18 +423,9 @@ def _final_status(tally: RunTally) -> RunStatus:
     return RunStatus.completed
 
 
-def error_summary(exc: BaseException) -> str:
-    """One line saying what went wrong, fit to be stored and shown: the exception type and the first line of
-    its message (a database error's own message, never the SQL statement or its parameters)."""
-    cause = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError: the driver's message alone
-    text = str(cause if cause is not None else exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return shorten(f"{type(exc).__name__}: {first}" if first else type(exc).__name__, ERROR_SUMMARY_LIMIT)
-
-
-def unstored_result(result: HostResult, detail: str) -> HostResult:
+def unstored_result(result: HostResult, detail: str | LocalizedText) -> HostResult:
     """What is stored of a target whose result the store refused: the target in error (``store_failed``) and
-    each of its checks in error, without anything the target sent."""
+    each of its checks in error, without anything the target sent; ``detail`` in both languages when known."""
     why = reason("error.host.store_failed", detail=detail)
     findings = tuple(
         finding.model_copy(update={"status": Status.error, "observed": "", "reason": why, "evidence_probe_id": None})
@@ -444,7 +435,7 @@ def unstored_result(result: HostResult, detail: str) -> HostResult:
         update={
             "status": HostStatus.error,
             "error_reason": "store_failed",
-            "error_detail": detail,
+            "error_detail": detail.en if isinstance(detail, LocalizedText) else detail,
             "facts": None,
             "findings": findings,
             "observations": (),

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 from auditor.errors import StoreError
-from auditor.foreign import db_error_said
+from auditor.foreign import db_error_said, in_english_as_is
 from auditor.said import said
 from auditor.store.store import Store
 
@@ -94,7 +94,7 @@ def head_revision() -> str:
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships a revision
-        raise StoreError("no migrations shipped with this auditor")
+        raise StoreError(said("err_db_no_migrations"))
     return head
 
 
@@ -128,10 +128,7 @@ def migrate(engine: Engine) -> None:
         try:
             script.get_revision(revision)
         except CommandError:
-            raise StoreError(
-                f"the database schema (revision {revision}) is newer than this auditor knows "
-                f"(head {', '.join(sorted(heads))}); upgrade auditor"
-            ) from None
+            raise StoreError(said("err_db_schema_newer", revision=revision, head=", ".join(sorted(heads)))) from None
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # DDL plus version stamp in one write transaction
@@ -141,7 +138,7 @@ def migrate(engine: Engine) -> None:
         try:
             command.upgrade(config, "head")
         except CommandError as exc:
-            raise StoreError(f"cannot migrate the audit store: {exc}") from None
+            raise StoreError(said("err_db_migrate", problem=in_english_as_is("alembic", str(exc)))) from None
         conn.commit()
 
 

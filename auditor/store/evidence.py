@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, select
 
 from auditor.errors import NotFoundError
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.rows import evidence_row, recompute_sha256
 from auditor.store.schema import EvidenceRecord, FindingRecord, RunHostRecord
@@ -43,18 +44,18 @@ class EvidenceStore(StoreBase):
         with self._read() as session:
             finding = session.get(FindingRecord, finding_id)
             if finding is None:
-                raise NotFoundError(f"no finding {finding_id}")
+                raise NotFoundError(said("err_no_finding", finding=finding_id))
             if finding.evidence_id is None:
-                raise NotFoundError(f"finding {finding_id} ({finding.check_id}) has no evidence")
+                raise NotFoundError(said("err_finding_no_evidence", finding=finding_id, check=finding.check_id))
             evidence_id = finding.evidence_id
         row = self.evidence([evidence_id], verify=verify).get(evidence_id)
         if row is None:  # pragma: no cover - the foreign key prevents it
-            raise NotFoundError(f"no evidence for finding {finding_id}")
+            raise NotFoundError(said("err_no_evidence_for", finding=finding_id))
         return row
 
     def verify_evidence(self, evidence_id: int) -> bool:
         """Recompute the stored evidence hash exactly as Observation.sha256 does and compare it."""
         row = self.evidence([evidence_id], verify=True).get(evidence_id)
         if row is None:
-            raise NotFoundError(f"no evidence {evidence_id}")
+            raise NotFoundError(said("err_no_evidence", evidence=evidence_id))
         return bool(row.verified)

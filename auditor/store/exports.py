@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from auditor.run_end import run_end_for_machines
 from auditor.store.findings import FindingStore
 from auditor.store.rows import EXPORT_TEXT_CAP, aware, export_stream
 from auditor.store.schema import EvidenceRecord, RunHostRecord
@@ -49,7 +50,8 @@ class ExportStore(FindingStore):
         return {
             "format": EXPORT_FORMAT,
             "format_version": EXPORT_FORMAT_VERSION,
-            "run": run.model_dump(mode="json"),
+            # a failed run's detail is stored in both languages; machines read its English, as always
+            "run": {**run.model_dump(mode="json"), "status_detail": run_end_for_machines(run.status_detail)},
             "agencies": [{"id": aid, "name": agencies[aid].model_dump(mode="json")} for aid in sorted(agencies)],
             "hosts": [h.model_dump(mode="json") for h in hosts],
             "findings": [f.model_dump(mode="json") for f in findings],

@@ -11,6 +11,7 @@ from auditor.errors import NotFoundError
 from auditor.evaluation.findings import HostStatus
 from auditor.evaluation.observations import HostFacts
 from auditor.governance.resolve import FindingKey, Resolved, resolve
+from auditor.said import said
 from auditor.store.governance import GovernanceStore
 from auditor.store.rows import finding_row
 from auditor.store.runs import RunStore
@@ -98,7 +99,7 @@ class FindingStore(RunStore, GovernanceStore):
         with self._read() as session:
             row = session.execute(finding_query().where(FindingRecord.id == finding_id)).first()
         if row is None:
-            raise NotFoundError(f"no finding {finding_id}")
+            raise NotFoundError(said("err_no_finding", finding=finding_id))
         return finding_row(row[0], row[1], row[2])
 
     def resolved_findings(self, findings: Sequence[FindingRow], as_of: datetime) -> dict[int, Resolved]:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auditor.errors import ConfigError, NotFoundError
+from auditor.foreign import in_english_as_is
 from auditor.governance.records import (
     Answer,
     Attestation,
@@ -20,6 +21,7 @@ from auditor.governance.records import (
     WaiverRequest,
     end_of_day,
 )
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.schema import (
     AgencyRecord,
@@ -89,16 +91,16 @@ class GovernanceStore(StoreBase):
         with self._read() as session:
             record = session.get(DocumentRecord, sha256)
             if record is None:
-                raise NotFoundError(f"no document {sha256}")
+                raise NotFoundError(said("gov_no_document", sha256=sha256))
             return record.content, record.media_type
 
     # -- waivers -----------------------------------------------------------------------------------------------
 
     def add_waiver(self, request: WaiverRequest, now: datetime) -> int:
         if end_of_day(request.expires_on) < now:
-            raise ConfigError(f"waiver expiry {request.expires_on.isoformat()} is in the past")
+            raise ConfigError(said("gov_waiver_past", date=request.expires_on.isoformat()))
         if request.agency_id not in self.known_agencies():
-            raise ConfigError(f"unknown agency {request.agency_id!r} (audit it first, or check the id)")
+            raise ConfigError(said("gov_waiver_unknown_agency", agency=request.agency_id))
         try:
             with self._write() as session:
                 record = WaiverRecord(
@@ -116,17 +118,17 @@ class GovernanceStore(StoreBase):
                 session.flush()
                 return record.id
         except IntegrityError as exc:  # pragma: no cover - the pydantic rules catch these first
-            raise ConfigError(f"waiver refused by the store: {exc.orig}") from None
+            raise ConfigError(said("gov_waiver_refused", problem=in_english_as_is("db", str(exc.orig)))) from None
 
     def revoke_waiver(self, waiver_id: int, revoked_by: str, reason: str, now: datetime) -> None:
         with self._write() as session:
             if session.get(WaiverRecord, waiver_id) is None:
-                raise NotFoundError(f"no waiver {waiver_id}")
+                raise NotFoundError(said("gov_no_waiver", waiver=waiver_id))
             already = session.scalars(
                 select(WaiverRevocationRecord).where(WaiverRevocationRecord.waiver_id == waiver_id)
             ).first()
             if already is not None:
-                raise ConfigError(f"waiver {waiver_id} was already revoked on {already.revoked_at.isoformat()}")
+                raise ConfigError(said("gov_waiver_revoked", waiver=waiver_id, date=already.revoked_at.isoformat()))
             session.add(
                 WaiverRevocationRecord(waiver_id=waiver_id, revoked_by=revoked_by, reason=reason, revoked_at=now)
             )

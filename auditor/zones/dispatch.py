@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from auditor.errors import CollectorError
 from auditor.evaluation.observations import HostObservations, ProbeRequest
+from auditor.foreign import foreign, verbatim
 from auditor.inventory import Host
-from auditor.messages import shorten
 from auditor.zones.payload import TASK_NAME, CollectOutcome, CollectTask, ZoneHost, queue_name
 
 log = logging.getLogger(__name__)
@@ -73,12 +73,10 @@ class CeleryDispatcher:
                     self.attempts,
                 )
         waited = time.monotonic() - began
-        raise CollectorError(
-            f"{task.host.name}: no worker of zone {task.zone} returned its observations "
-            f"({self.attempts} attempt(s), {waited:.0f} s): the zone's worker is not running, "
-            "cannot reach the broker, or was lost while collecting",
-            reason="zone_worker_lost",
+        lost = foreign(
+            "zone_worker_lost", host=task.host.name, zone=task.zone, attempts=self.attempts, seconds=f"{waited:.0f}"
         )
+        raise CollectorError(lost, reason="zone_worker_lost")
 
     def _wait(self, task_id: str, window: float) -> dict[str, Any] | None:
         """The task's final state within ``window`` seconds; None when there is none by then."""
@@ -98,15 +96,15 @@ def _observed(task: CollectTask, meta: dict[str, Any]) -> HostObservations:
         kind = failure.get("exc_type", "error") if isinstance(failure, dict) else "error"
         message = failure.get("exc_message", "") if isinstance(failure, dict) else ""
         reason = "zone_refused" if kind == "ZoneRefusedError" else "internal_error"
-        raise CollectorError(
-            shorten(f"{task.host.name}: the worker of zone {task.zone}: {kind}: {message}", 300), reason
-        )
+        cause = verbatim("python", f"{kind}: {message}")  # the worker's own exception, quoted and cut short
+        raise CollectorError(foreign("zone_worker_failed", host=task.host.name, zone=task.zone, cause=cause), reason)
     result = meta.get("result")
     if not isinstance(result, str):
-        raise CollectorError(f"{task.host.name}: the worker of zone {task.zone} sent no outcome", "internal_error")
+        raise CollectorError(foreign("zone_no_outcome", host=task.host.name, zone=task.zone), "internal_error")
     outcome = CollectOutcome.model_validate_json(result)
     if outcome.host_name != task.host.name:  # a mixed-up answer must never be judged as this host's
-        raise CollectorError(f"{task.host.name}: the zone's answer is for {outcome.host_name}", "internal_error")
+        other = foreign("zone_other_host", host=task.host.name, other=outcome.host_name)
+        raise CollectorError(other, "internal_error")
     return outcome.observed()
 
 
@@ -142,7 +140,7 @@ class ZoneCollector:
         if host.zone is None:
             return self.local.collect(host, requests)
         if not self._bound.wait(self.connect_timeout_s + self.deadline_s) or self._run_id is None:
-            raise CollectorError(f"{host.name}: the run was not recorded; nothing was sent to zone {host.zone}")
+            raise CollectorError(foreign("zone_run_not_recorded", host=host.name, zone=host.zone))
         task = CollectTask(
             run_id=self._run_id,
             zone=host.zone,

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from auditor.errors import CollectorError
 from auditor.evaluation.observations import HostObservations, ProbeRequest
+from auditor.foreign import connection_error_said, foreign, verbatim
 from auditor.inventory import Host
 from auditor.messages import shorten
-from auditor.zones.payload import TASK_NAME, CollectOutcome, CollectTask
+from auditor.zones.payload import TASK_NAME, CollectOutcome, CollectTask, Words
 from auditor.zones.worker_config import ZoneConfig
 
 log = logging.getLogger(__name__)
@@ -44,29 +45,36 @@ def collect_in_zone(
     task: CollectTask, config: ZoneConfig, collector: CollectorFactory = ssh_collector, worker: str = ""
 ) -> CollectOutcome:
     """Collect one host of this worker's zone. Never raises for the host: every failure is an outcome with the
-    reason code and detail a local collection would have given, so the central evaluation is the same."""
+    reason code and words a local collection would have given, so the central evaluation is the same."""
     outcome = {"zone": config.zone, "host_name": task.host.name, "worker": worker}
     if task.zone != config.zone:
         log.warning(
             "refused %s: it is in zone %s, this worker collects zone %s", task.host.name, task.zone, config.zone
         )
-        detail = f"{task.host.name}: the worker of zone {config.zone} refused a host of zone {task.zone}"
-        return CollectOutcome(**outcome, error_reason="zone_refused", error_detail=detail)
+        refused = foreign("zone_refused", host=task.host.name, worker_zone=config.zone, zone=task.zone)
+        return _failed(outcome, "zone_refused", refused.text("en"), Words.of(refused))
     began = time.monotonic()
     try:
         observed = collector(config, task).collect(config.host(task.host), task.requests)
     except CollectorError as exc:
-        return CollectOutcome(**outcome, error_reason=exc.reason, error_detail=shorten(str(exc), DETAIL_LIMIT))
+        words = Words.of(exc.said) if exc.said is not None else None
+        return _failed(outcome, exc.reason, str(exc), words)
     except (EOFError, ConnectionError, TimeoutError, socket.gaierror) as exc:  # as audit_host names them
         reason = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
-        detail = shorten(f"{type(exc).__name__}: {exc}", DETAIL_LIMIT)
-        return CollectOutcome(**outcome, error_reason=reason, error_detail=detail)
+        said = connection_error_said(exc)
+        return _failed(outcome, reason, f"{type(exc).__name__}: {exc}", Words.of(said))
     except Exception as exc:  # a bug costs this host, not the worker
         log.exception("unexpected failure collecting %s", task.host.name)
-        detail = shorten(f"{type(exc).__name__}: {exc}", DETAIL_LIMIT)
-        return CollectOutcome(**outcome, error_reason="internal_error", error_detail=detail)
+        detail = f"{type(exc).__name__}: {exc}"
+        cause = verbatim("python", detail)
+        internal = foreign("zone_internal_error", host=task.host.name, zone=config.zone, cause=cause)
+        return _failed(outcome, "internal_error", detail, Words.of(internal))
     log.info("collected %s (zone %s) in %.1f s", task.host.name, config.zone, time.monotonic() - began)
     return CollectOutcome(**outcome, observations=observed)
+
+
+def _failed(outcome: dict[str, str], reason: str, detail: str, words: Words | None) -> CollectOutcome:
+    return CollectOutcome(**outcome, error_reason=reason, error_detail=shorten(detail, DETAIL_LIMIT), error_words=words)
 
 
 def parse_task(payload: str) -> CollectTask:

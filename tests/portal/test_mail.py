@@ -4,6 +4,7 @@ the outbox to a real local SMTP server (aiosmtpd) with STARTTLS and a login. No 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +123,22 @@ def queue_plain(world: World, to_addr: str = "kythuat@baosoctrang.example", key:
 
 def send(world: World, settings: MailSettings, env: dict[str, str] = ENV) -> None:
     MailWorker(settings, environ=env).tick(world.portal)
+
+
+QUOTED = re.compile(r"thông báo gốc của [^:“]+: “[^”]*”")  # another program's own words, marked as such
+ENGLISH = re.compile(
+    r"\b(?:connection|refused|cannot|connect|mail|server|gave|up|after|attempts|does|not|offer|refusing|send|"
+    r"password|variable|set|the|is|error)\b",
+    re.IGNORECASE,
+)
+
+
+def assert_vietnamese(text: str, expected: str) -> None:
+    """A failure said in Vietnamese: the expected words, and no English outside another program's quoted words
+    (option and variable names aside)."""
+    assert expected in text and not ENGLISH.findall(
+        re.sub(r"--[a-z-]+", "", QUOTED.sub("", text)).replace(PASSWORD_ENV, "")
+    ), text
 
 
 def activity(world: World, action: str) -> list[Any]:
@@ -251,6 +268,7 @@ def test_a_server_that_is_down_leaves_the_mail_queued_and_a_later_attempt_sends_
     assert row.next_attempt_at == world.portal.now() + timedelta(minutes=1)
     (failed,) = activity(world, "mail_failed")
     assert failed.target == mail.to_addr and failed.detail["retry_at"]
+    assert_vietnamese(failed.detail["error_vi"], "từ chối")  # the refused connection, in words
 
     smtp.start()
     send(world, settings)  # not due yet: nothing is tried
@@ -307,6 +325,7 @@ def test_after_a_day_of_failures_the_mail_is_given_up_and_says_so(world: World, 
     assert row.sent_at is None and row.last_error and row.last_error.startswith("gave up after")
     assert 20 <= row.attempts <= 30  # 1, 5, 30 minutes, then hourly, for a day
     assert activity(world, "mail_failed")[0].detail["gave_up"] is True
+    assert_vietnamese(activity(world, "mail_failed")[0].detail["error_vi"], "đã ngừng gửi sau")
     world.harness.clock.advance(days=30)
     assert world.store.due_mail(world.portal.now()) == []
 
@@ -317,6 +336,7 @@ def test_starttls_is_required_unless_turned_off(world: World, smtp: SmtpServer) 
     send(world, settings_for(smtp, username=None, password_env=None))
     (row,) = world.mails()
     assert row.sent_at is None and row.last_error and "does not offer STARTTLS" in row.last_error
+    assert_vietnamese(activity(world, "mail_failed")[0].detail["error_vi"], "không hỗ trợ STARTTLS")
     world.harness.clock.advance(minutes=1)
     send(world, settings_for(smtp, username=None, password_env=None, starttls=False))  # a local relay
     assert world.mails()[0].sent_at is not None and len(smtp.inbox.messages) == 1
@@ -329,6 +349,7 @@ def test_a_missing_password_variable_is_a_clear_error(world: World, smtp: SmtpSe
     (row,) = world.mails()
     assert row.sent_at is None and row.last_error
     assert f"password variable {PASSWORD_ENV} is not set" in row.last_error
+    assert_vietnamese(activity(world, "mail_failed")[0].detail["error_vi"], f"{PASSWORD_ENV} chưa được đặt")
 
 
 def test_the_password_is_never_in_the_database_or_the_activity_log(
@@ -345,7 +366,10 @@ def test_the_password_is_never_in_the_database_or_the_activity_log(
     assert world.mails()[0].sent_at is not None and smtp.inbox.logins[-1] == ("auditor", "PLAIN")
     secrets = (PASSWORD_VI, PASSWORD_VI[:-1], "ậ", "ẩ")
     for entry in world.store.list_activity():
-        assert not any(secret in repr(entry) for secret in secrets)
+        detail = dict(entry.detail or {})
+        said_vi = str(detail.pop("error_vi", ""))  # Vietnamese words have these letters: the password is not there
+        assert not any(secret in said_vi for secret in secrets[:2])
+        assert not any(secret in repr(entry.model_copy(update={"detail": detail})) for secret in secrets)
     for mail in world.mails():
         assert not any(secret in repr(mail) for secret in secrets)
     world.store.close()

@@ -129,6 +129,46 @@ def test_vietnamese_help_has_no_english_chrome(capsys: pytest.CaptureFixture[str
     assert [word for word in CHROME if word.lower() in output.lower()] == []
 
 
+# Typer's type labels, bounds and value names in English, as the help of these pages shows them.
+TYPE_PAGES = [["runs"], ["report"], ["inventory", "check"], ["evidence"]]
+ENGLISH_TYPES = ["<bool>", "<str>", "<int>", "<int range>", "<path>", "<list[str]>", "<list[Path]>", "x>=", "<=x"]
+ENGLISH_METAVARS = ["FORMAT", "FILE", "TEXT", "INTEGER", "PATH"]
+
+
+def test_vietnamese_help_names_types_and_values_in_vietnamese(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    english = " ".join(flat(_english_help(capsys, monkeypatch, args)) for args in TYPE_PAGES)
+    assert [label for label in [*ENGLISH_TYPES, "FORMAT", "FILE"] if label not in english] == []  # they are there
+    vietnamese = " ".join(flat(_help(capsys, args)) for args in TYPE_PAGES)
+    assert [label for label in ENGLISH_TYPES if label in vietnamese] == []
+    assert [name for name in ENGLISH_METAVARS if re.search(rf"\b{name}\b", vietnamese)] == []
+    assert "<số nguyên> [từ 1]" in vietnamese and "[từ 2000" in vietnamese  # the wider bounds wrap
+    assert "<đúng/sai>" in vietnamese and "<danh sách chuỗi>" in vietnamese and "ĐỊNH-DẠNG" in vietnamese
+    assert "<vi|en>" in vietnamese and "<html|pdf|docx>" in vietnamese  # choices are typed: kept as they are
+
+
+def test_english_help_keeps_typers_types_and_values(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = flat(_english_help(capsys, monkeypatch, ["runs"]))
+    _help(capsys, ["runs"])
+    after = flat(_english_help(capsys, monkeypatch, ["runs"]))
+    assert before == after
+    assert "<int range> [x>=1]" in after and "FORMAT" in after and "<bool>" in after
+    assert "số nguyên" not in after and "ĐỊNH-DẠNG" not in after
+
+
+def test_type_labels_the_catalogue_lacks_stay_as_typer_writes_them() -> None:
+    from auditor.cli.framework_words import describe_range, type_label, value_metavar
+
+    assert type_label("list[list[int]]") == "danh sách danh sách số nguyên"
+    assert type_label("int,str") == "số nguyên,chuỗi"
+    assert type_label("json|csv") == "json|csv" and type_label("Decimal") == "Decimal"
+    assert (describe_range(None, 9), describe_range(None, None)) == ("tối đa 9", None)
+    assert (value_metavar("FILE"), value_metavar("HOSTS")) == ("TỆP", "HOSTS")
+
+
 def test_every_command_has_vietnamese_help(capsys: pytest.CaptureFixture[str]) -> None:
     table = help_catalogue()
     for path, _ in tree():

@@ -74,6 +74,7 @@ def test_every_foreign_sentence_has_both_languages_with_the_same_placeholders() 
     assert len(entries) > 50
     for key, entry in entries.items():
         assert placeholders(entry.vi) == placeholders(entry.en), key
+        assert "key" not in placeholders(entry.en), key  # the name of the sentence's own key when it is said
 
 
 def test_verbatim_text_is_marked_escaped_on_one_line_and_capped() -> None:
@@ -425,3 +426,27 @@ def test_an_ansible_failure_without_words_is_quoted_as_ansibles_own() -> None:
     assert said.text("en") == "Apply the hardening: (Ansible's own message: “Missing sudo password”)"
     assert isinstance(ansible_error_said("no colon at all"), Said)
     assert ansible_error_said("no colon at all").text("vi") == "(thông báo gốc của Ansible: “no colon at all”)"
+
+
+def test_a_failed_batched_execution_is_said_in_vietnamese_with_the_hosts_words_quoted() -> None:
+    from auditor.collectors.ssh.transport import deadline_error
+    from auditor.foreign import foreign, theirs
+
+    status = foreign("ssh_exit_code", code=1)
+    host_line = "sudo: a password is required"
+    cases = [
+        deadline_error(60.0).said,
+        foreign("ssh_sudo_refused", host="h1", status=status, line=theirs("target", host_line)),
+        foreign("ssh_script_not_started", host="h1", status=foreign("ssh_exit_none"), line=foreign("ssh_no_message")),
+        foreign("ssh_output_flood", host="h1", budget="8.0 MiB", done=foreign("ssh_output_flood_none")),
+        foreign("ssh_exec_dropped", what=theirs("ssh", "EOFError: gone")),
+        foreign("ssh_host_key_changed", where="h1", presented="ssh-ed25519 ab", trusted="ssh-rsa cd"),
+        foreign("ssh_password_env_unset", host="h1", name="PW"),
+    ]
+    for words in cases:
+        assert words is not None
+        english, vietnamese = words.text("en"), words.text("vi")
+        outside_quotes = re.sub(r"“[^”]*”", "", vietnamese)
+        assert not kept(english, outside_quotes) - {"sudo", "password"}, vietnamese  # a command and a field name
+    english = foreign("ssh_sudo_refused", host="h1", status=status, line=theirs("target", host_line)).text("en")
+    assert english == f"h1: sudo -n refused to run the probes (exit 1): {host_line}"  # as it always read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,10 @@ from auditor.content.sources import Source
 from auditor.errors import ConfigError, ConnectError, StoreError
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.observations import HostFacts, HostObservations, Observation, ProbeOutcome, ProbeRequest
+from auditor.foreign import foreign
 from auditor.inventory import Agency, Host, Inventory
+from auditor.run_end import run_end_text
+from auditor.said import said
 from auditor.service.audit import AuditOptions, AuditScope, AuditService
 from auditor.service.events import AuditEvent, HostFinished, NetworkTargetFinished, RunFinished, RunStarted
 from auditor.service.plan import NetworkPlan
@@ -266,7 +270,9 @@ def test_a_crash_marks_the_run_failed_and_keeps_finished_targets(store: Store) -
     with pytest.raises(RuntimeError, match="agent bug"):
         _service(store, FakeCollector(), network).start_audit(_scope(), OPTIONS)
     (run,) = store.list_runs()
-    assert run.status is RunStatus.failed and run.status_detail == "RuntimeError: agent bug"
+    assert run.status is RunStatus.failed and run.status_detail is not None
+    assert run_end_text(run.status_detail, "en") == "RuntimeError: agent bug"
+    assert run_end_text(run.status_detail, "vi") == "(thông báo gốc của Python: “RuntimeError: agent bug”)"
     assert (run.targets.servers_ok, run.targets.network_ok) == (2, 1)
 
 
@@ -360,6 +366,10 @@ class RefusingStore:
         return self._save(run_id, agency, result)
 
 
+QUOTED = re.compile(r"thông báo gốc của [^:“]+: “[^”]*”")  # another program's own words, marked as such
+ENGLISH = re.compile(r"\b(?:cannot|write|store|value|invalid|duplicate|error|the)\b", re.IGNORECASE)
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -393,18 +403,25 @@ def test_a_target_the_store_refuses_is_stored_as_an_error_and_the_run_goes_on(
     assert {f.evidence_id for f in findings} == {None} and {f.observed for f in findings} == {""}
     assert all(f.reason_en.startswith("Error: the database could not store") for f in findings)
     assert all("cơ sở dữ liệu" in f.reason_vi for f in findings)
+    for finding in findings:  # the refusal itself in words, or quoted as another program's own
+        assert not ENGLISH.search(QUOTED.sub("", finding.reason_vi)), finding.reason_vi
+        assert "hunter2" not in finding.reason_vi and "INSERT" not in finding.reason_vi
     assert len(store.list_findings(run_id, host_name="web2")) == 3
 
 
 def test_when_even_the_error_cannot_be_stored_the_run_fails_with_the_reason(store: Store) -> None:
-    RefusingStore(store, {"web1"}, StoreError("cannot write to the audit store at sqlite:///a.db: disk I/O error"), 2)
-    with pytest.raises(StoreError, match="disk I/O"):
+    refused = StoreError(said("err_db_write", url="sqlite:///a.db", problem=foreign("db_io")))
+    RefusingStore(store, {"web1"}, refused, 2)
+    with pytest.raises(StoreError, match="disk input/output"):
         _service(store, FakeCollector()).start_audit(
             _scope(only=Only.ssh), OPTIONS.model_copy(update={"concurrency": 1})
         )
     (run,) = store.list_runs()
-    assert run.status is RunStatus.failed
-    assert run.status_detail == "StoreError: cannot write to the audit store at sqlite:///a.db: disk I/O error"
+    assert run.status is RunStatus.failed and run.status_detail is not None
+    english = "StoreError: cannot write to the audit store at sqlite:///a.db: a disk input/output error in the database"
+    assert run_end_text(run.status_detail, "en") == english
+    vi = run_end_text(run.status_detail, "vi")
+    assert vi == "không ghi được vào kho dữ liệu đánh giá tại sqlite:///a.db: lỗi đọc/ghi đĩa của cơ sở dữ liệu"
 
 
 def test_ctrl_c_outside_the_host_pool_ends_the_run_interrupted(store: Store) -> None:

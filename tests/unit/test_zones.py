@@ -4,6 +4,8 @@ URL's password handling, and the whole dispatch path through a real Celery worke
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -14,16 +16,20 @@ from typing import Any
 import pytest
 import yaml
 
+from auditor.collectors.ssh.connect import _open_socket
 from auditor.errors import CollectorError, ConfigError, ConnectError
 from auditor.evaluation.observations import HostFacts, HostObservations, Observation, ProbeOutcome, ProbeRequest
+from auditor.foreign import foreign, verbatim
 from auditor.inventory import Agency, Host, Inventory, load_inventory
 from auditor.inventory_check import check_inventory
 from auditor.service.audit import AuditOptions, AuditScope, AuditService
+from auditor.service.hosts import audit_host
+from auditor.service.plan import HostPlan
 from auditor.store import Store, open_store
 from auditor.vocabulary import LocalizedText
 from auditor.zones.broker import broker_url, make_app, redacted
 from auditor.zones.dispatch import CeleryDispatcher, ZoneCollector
-from auditor.zones.payload import CollectOutcome, CollectTask, ZoneHost, queue_name, task_id
+from auditor.zones.payload import WORDS_DEPTH, CollectOutcome, CollectTask, Words, ZoneHost, queue_name, task_id
 from auditor.zones.tasks import collect_in_zone, register_collect_task
 from auditor.zones.worker_config import ZoneConfig, load_zone_config
 from tests.unit.test_service import CONTENT, OUTPUTS
@@ -136,6 +142,42 @@ def test_an_error_outcome_raises_the_collectors_error_with_its_reason() -> None:
     assert raised.value.reason == "auth_failed"
 
 
+def test_error_words_cross_as_json_and_are_said_here_in_each_language() -> None:
+    cause = verbatim("ssh", "Error reading SSH protocol banner")
+    error = ConnectError(foreign("ssh_other", where="web1 (10.0.0.2:22)", detail=cause), "unreachable")
+    words = Words.of(error.said) if error.said is not None else None
+    outcome = CollectOutcome(
+        zone="north", host_name="web1", error_reason="unreachable", error_detail=str(error), error_words=words
+    )
+    wire = outcome.model_dump_json()
+    with pytest.raises(CollectorError) as raised:
+        CollectOutcome.model_validate_json(wire).observed()
+    assert raised.value.reason == "unreachable"
+    assert raised.value.text("vi") == error.text("vi") and raised.value.text("en") == error.text("en")
+    assert "thư viện SSH" in raised.value.text("vi")
+
+
+def deeply_nested() -> Words:
+    words = Words(key="os_ECONNREFUSED")
+    for _ in range(WORDS_DEPTH + 1):
+        words = Words(key="ssh_other", values={"where": "web1", "detail": words})
+    return words
+
+
+def test_error_words_the_central_side_cannot_say_fall_back_to_the_detail() -> None:
+    for words in (
+        Words(key="no_such_sentence"),  # a worker of another version
+        Words(key="ssh_timed_out"),  # a value the sentence names is missing
+        Words(key="ssh_other", values={"where": "web1", "detail": Words(key="no_such_sentence")}),
+        deeply_nested(),  # deeper than any collector's error
+    ):
+        outcome = CollectOutcome(
+            zone="north", host_name="web1", error_reason="timeout", error_detail="web1: timed out", error_words=words
+        )
+        with pytest.raises(CollectorError, match="web1: timed out"):
+            outcome.observed()
+
+
 # ----------------------------------------------------------------------------------------- the worker's side
 
 
@@ -160,6 +202,62 @@ def test_a_collector_error_goes_back_with_its_reason(zone_config: ZoneConfig) ->
     canned = CannedCollector(fail={"web1": ConnectError("web1 (10.0.0.2:22): connection refused", "unreachable")})
     outcome = collect_in_zone(zone_task(), zone_config, lambda _c, _t: canned)
     assert (outcome.error_reason, outcome.error_detail) == ("unreachable", "web1 (10.0.0.2:22): connection refused")
+
+
+def refused_connection() -> ConnectError:
+    """The SSH collector's own error for a port nothing listens on (a port of this machine, just closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    host = Host(name="web1", address="127.0.0.1", port=port, use_agent=True)
+    with pytest.raises(ConnectError) as raised:
+        _open_socket(host, f"web1 (127.0.0.1:{port})", 2.0)
+    return raised.value
+
+
+QUOTED = re.compile(r"thông báo gốc của [^:“]+: “[^”]*”")
+ASCII_WORD = re.compile(
+    r"\b(?:connection|refused|nothing|accepts|port|worker|zone|error|the|broker|attempts?|returned|sent)\b",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize("fault", ["refused", "reset", "internal", "other_zone"])
+def test_a_zoned_hosts_error_reads_as_a_local_ones_in_each_language(zone_config: ZoneConfig, fault: str) -> None:
+    """The findings of a host whose worker could not reach it carry the reason a local collection gives, in
+    Vietnamese and English, however the error crossed the wire."""
+    faults: dict[str, Exception] = {
+        "refused": refused_connection(),
+        "reset": ConnectionResetError(104, "Connection reset by peer"),
+        "internal": RuntimeError("the probe plan is broken"),
+    }
+    task = zone_task(zone="south" if fault == "other_zone" else "north")
+    worker = CannedCollector(fail={"web1": faults["refused" if fault == "other_zone" else fault]})
+    wire = collect_in_zone(task, zone_config, lambda _c, _t: worker).model_dump_json()
+    assert str(zone_config.key_file) not in wire and "password" not in wire
+    through_zone = CollectOutcome.model_validate_json(wire)
+
+    class FromZone:
+        def collect(self, host: Host, requests: Sequence[ProbeRequest]) -> HostObservations:
+            return through_zone.observed()
+
+    check = next(iter(CONTENT.checks.values()))
+    agency = Agency(id="bst", name=LocalizedText(vi="Báo", en="Paper"))
+    plan = HostPlan(
+        agency=agency,
+        host=Host(name="web1", address="127.0.0.1", use_agent=True),
+        inputs={},
+        to_probe=(check,),
+        decided=(),
+    )
+    [zoned] = audit_host(plan, FromZone()).findings
+    assert zoned.status == "error"
+    vi = zoned.reason.vi
+    assert not ASCII_WORD.search(QUOTED.sub("", vi)), vi  # another program's words only where quoted as its own
+    if fault in ("refused", "reset"):
+        [local] = audit_host(plan, CannedCollector(fail={"web1": faults[fault]})).findings
+        assert (zoned.reason.vi, zoned.reason.en) == (local.reason.vi, local.reason.en)
+        assert ("từ chối" if fault == "refused" else "ngắt kết nối") in vi
 
 
 def test_the_zone_file_resolves_paths_and_refuses_a_key_others_can_read(tmp_path: Path) -> None:
@@ -249,6 +347,8 @@ def test_a_host_without_a_worker_ends_as_zone_worker_lost(memory_app: Any, north
     with pytest.raises(CollectorError, match="no worker of zone south") as raised:
         dispatcher.collect(zone_task(zone="south", deadline_s=0.2))  # nobody consumes zone.south
     assert raised.value.reason == "zone_worker_lost" and "2 attempt(s)" in str(raised.value)
+    vi = raised.value.text("vi")
+    assert "bộ thu thập nào của vùng south" in vi and "2 lần gửi" in vi and not ASCII_WORD.search(vi), vi
 
 
 def test_findings_through_a_zone_equal_a_local_collection(

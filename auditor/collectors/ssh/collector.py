@@ -24,7 +24,7 @@ from auditor.collectors.ssh.stream import StreamParser, stream_budget
 from auditor.collectors.ssh.transport import DEFAULT_MAX_OUTPUT, RunEnd, Transport, clip
 from auditor.errors import CollectorError, ExecError
 from auditor.evaluation.observations import HostObservations, ProbeRequest
-from auditor.foreign import connection_error_said, foreign
+from auditor.foreign import connection_error_said, foreign, theirs
 from auditor.inventory import Host
 from auditor.said import Said
 
@@ -179,33 +179,42 @@ class SshCollector:
         """Host-level failures the stream shows: a flood, a lost connection, a script that never started."""
         summary = parser.summary()
         if summary.saturated and not summary.finished:
-            done = f"{summary.records} records had arrived" if summary.started else "none of it was the probe script's"
+            done = (
+                foreign("ssh_output_flood_records", records=summary.records)
+                if summary.started
+                else foreign("ssh_output_flood_none")
+            )
             raise ExecError(
-                f"{host.name}: the host sent more than {_mib(budget)} before the probe script finished; "
-                f"reading stopped there ({done})",
+                foreign("ssh_output_flood", host=host.name, budget=_mib(budget), done=done),
                 reason="output_cap_exceeded",
             )
         if summary.started:
             return  # records that did not arrive are the probes' own `missing` errors
-        status = "no exit status" if end.exit_status is None else f"exit {end.exit_status}"
+        status = foreign("ssh_exit_none") if end.exit_status is None else foreign("ssh_exit_code", code=end.exit_status)
         if end.connection_lost:
             raise CollectorError(
-                f"{host.name}: the connection dropped before the probe script started ({status})",
-                reason="connection_lost",
+                foreign("ssh_dropped_before_start", host=host.name, status=status), reason="connection_lost"
             )
         # No start record: the script never ran (sudo refused, no `sh`, the session died at once) or the
-        # target answered with something else entirely.
+        # target answered with something else entirely. What the host wrote is quoted as its own words.
         line = _first_line(bytes(parser.stderr_head), token, prefer=("sudo", "password"))
+        said_line = theirs("target", line) if line is not None else foreign("ssh_no_message")
         if host.sudo:
-            message = f"{host.name}: sudo -n refused to run the probes ({status}): {line or '(no message)'}"
-            raise ExecError(message, reason="sudo_failed")
-        if line is None and parser.stdout_head:
-            first = _first_line(bytes(parser.stdout_head), token) or "(blank lines)"
             raise ExecError(
-                f"{host.name}: the probe script did not run: the target answered ({status}) with "
-                f"{summary.received} bytes that are not the script's records, starting with: {first}",
+                foreign("ssh_sudo_refused", host=host.name, status=status, line=said_line), reason="sudo_failed"
+            )
+        if line is None and parser.stdout_head:
+            first = _first_line(bytes(parser.stdout_head), token)
+            raise ExecError(
+                foreign(
+                    "ssh_script_not_run",
+                    host=host.name,
+                    status=status,
+                    received=summary.received,
+                    first=theirs("target", first) if first is not None else foreign("ssh_blank_lines"),
+                ),
                 reason="exec_failed",
             )
         raise ExecError(
-            f"{host.name}: the probe script did not start ({status}): {line or '(no message)'}", reason="exec_failed"
+            foreign("ssh_script_not_started", host=host.name, status=status, line=said_line), reason="exec_failed"
         )

@@ -27,8 +27,7 @@ class _RejectUnknownHost(paramiko.RejectPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
         raise HostKeyError(
-            f"{hostname}: host key not trusted yet ({key.get_name()} {fingerprint(key)}); "
-            "verify the fingerprint out of band and record it first",
+            foreign("ssh_host_key_untrusted", host=hostname, host_key=f"{key.get_name()} {fingerprint(key)}"),
             reason="host_key_unknown",
         )
 
@@ -159,9 +158,7 @@ def _password(host: Host) -> str | None:
     if host.password_env is None:
         return None
     if host.password_env not in os.environ:
-        raise AuthError(
-            f"{host.name}: environment variable {host.password_env} (password_env) is not set", reason="auth_failed"
-        )
+        raise AuthError(foreign("ssh_password_env_unset", host=host.name, name=host.password_env), reason="auth_failed")
     return os.environ[host.password_env]
 
 
@@ -180,11 +177,15 @@ def _handshake_error(exc: Exception, where: str, host: Host, cut: bool, timeout_
     if cut:
         return ConnectError(foreign("ssh_handshake_slow", where=where, seconds=f"{timeout_s:.1f}"), reason="timeout")
     if isinstance(exc, HostKeyError):
-        return HostKeyError(f"{where}: {exc}", reason=exc.reason)
+        return HostKeyError(foreign("ssh_at", where=where, said=exc.said or str(exc)), reason=exc.reason)
     if isinstance(exc, paramiko.BadHostKeyException):
         return HostKeyError(
-            f"{where}: HOST KEY CHANGED: presented {exc.key.get_name()} {fingerprint(exc.key)}, "
-            f"trusted {exc.expected_key.get_name()} {fingerprint(exc.expected_key)}",
+            foreign(
+                "ssh_host_key_changed",
+                where=where,
+                presented=f"{exc.key.get_name()} {fingerprint(exc.key)}",
+                trusted=f"{exc.expected_key.get_name()} {fingerprint(exc.expected_key)}",
+            ),
             reason="host_key_changed",
         )
     if isinstance(exc, paramiko.AuthenticationException):
@@ -222,7 +223,7 @@ def connect_client(host: Host, known_hosts: Path | KnownHostsIndex, connect_time
         # Only this host's keys, only from the tool's file: never load_system_host_keys().
         index.fill(client.get_host_keys(), host.address, host.port)
     except HostKeyError as exc:
-        raise HostKeyError(f"{host.name}: {exc}", reason=exc.reason) from None
+        raise HostKeyError(foreign("ssh_at", where=host.name, said=exc.said or str(exc)), reason=exc.reason) from None
     client.set_missing_host_key_policy(_RejectUnknownHost())
     where = f"{host.name} ({host.address}:{host.port})"
     sock = _open_socket(host, where, connect_timeout_s)

@@ -140,7 +140,7 @@ class KnownHostsIndex:
         self._load()
         if self._error is not None:
             raise HostKeyError(
-                f"cannot read the known-hosts file {self.path} ({self._error})", reason="host_key_unknown"
+                foreign("ssh_known_hosts_unreadable", path=str(self.path), error=self._error), reason="host_key_unknown"
             )
         keys = list(self._by_name.get(name, ()))
         for hashed, key in self._hashed:
@@ -247,7 +247,9 @@ class KnownHostsStore:
                     for entry, old in existing
                 )
                 raise HostKeyError(
-                    f"{spec}: a different key is already trusted ({olds}); new key {new.key_type} {fingerprint(key)}",
+                    foreign(
+                        "ssh_known_hosts_other_key", spec=spec, olds=olds, new=f"{new.key_type} {fingerprint(key)}"
+                    ),
                     reason="host_key_changed",
                 )
             kept: list[str] = []

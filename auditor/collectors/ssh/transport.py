@@ -20,6 +20,7 @@ from typing import IO, Protocol
 import paramiko
 
 from auditor.errors import CollectorError
+from auditor.foreign import foreign, theirs
 from auditor.textsafe import inert_text
 
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024  # bytes, stdout + stderr together, per exec request
@@ -107,7 +108,7 @@ def clip(text: str, limit: int = _TEXT_MAX) -> str:
 
 
 def deadline_error(timeout_s: float) -> CollectorError:
-    return CollectorError(f"the batched execution did not finish within {timeout_s:.1f} s", reason="deadline_exceeded")
+    return CollectorError(foreign("ssh_deadline", seconds=f"{timeout_s:.1f}"), reason="deadline_exceeded")
 
 
 class Watchdog:
@@ -275,7 +276,7 @@ class ParamikoTransport:
     def run(self, command: str, stdin: bytes, sink: OutputSink, timeout_s: float) -> RunEnd:
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
-            raise CollectorError("the SSH connection is not open", reason="connection_lost")
+            raise CollectorError(foreign("ssh_not_open"), reason="connection_lost")
         sock = transport.sock
         watchdog = Watchdog(lambda: cut_socket(sock) if isinstance(sock, socket.socket) else transport.close())
         watchdog.arm(timeout_s)
@@ -308,14 +309,14 @@ def _exec_error(exc: Exception, transport: paramiko.Transport, watchdog: Watchdo
     """What a failure to open the session or to get the exec request answered means."""
     if watchdog.fired:
         return deadline_error(timeout_s)
-    what = clip(f"{type(exc).__name__}: {exc}".rstrip(": "))
+    what = theirs("ssh", clip(f"{type(exc).__name__}: {exc}".rstrip(": ")))
     if isinstance(exc, EOFError | OSError) or not transport.is_active():
-        return CollectorError(f"the connection dropped while the probes were being started ({what})", "connection_lost")
+        return CollectorError(foreign("ssh_exec_dropped", what=what), "connection_lost")
     if isinstance(exc, paramiko.ChannelException):
-        return CollectorError(f"the server refused to open a session ({what})", reason="exec_refused")
+        return CollectorError(foreign("ssh_session_refused", what=what), reason="exec_refused")
     if isinstance(exc, paramiko.SSHException):
-        return CollectorError(f"the server refused or failed the exec request ({what})", reason="exec_refused")
-    return CollectorError(f"the exec request failed ({what})", reason="exec_failed")
+        return CollectorError(foreign("ssh_exec_refused", what=what), reason="exec_refused")
+    return CollectorError(foreign("ssh_exec_failed", what=what), reason="exec_failed")
 
 
 def _stream_error(
@@ -323,10 +324,10 @@ def _stream_error(
 ) -> CollectorError:
     if watchdog.fired:
         return deadline_error(timeout_s)
-    what = clip(f"{type(exc).__name__}: {exc}".rstrip(": "))
+    what = theirs("ssh", clip(f"{type(exc).__name__}: {exc}".rstrip(": ")))
     if isinstance(exc, EOFError | OSError | paramiko.SSHException) or not transport.is_active():
-        return CollectorError(f"the connection failed during the execution ({what})", reason="connection_lost")
-    return CollectorError(f"reading the probes' output failed ({what})", reason="exec_failed")
+        return CollectorError(foreign("ssh_stream_dropped", what=what), reason="connection_lost")
+    return CollectorError(foreign("ssh_read_failed", what=what), reason="exec_failed")
 
 
 def _pump(

@@ -13,8 +13,9 @@ from fastapi.responses import Response
 from auditor.portal.access import Access, route
 from auditor.portal.context import Portal, portal_of
 from auditor.portal.downloads import attachment
-from auditor.portal.web import render
+from auditor.portal.web import lang_of, render
 from auditor.reports.exports import spreadsheet_safe
+from auditor.reports.models import Lang
 from auditor.store.views import ActivityRow
 
 router = APIRouter()
@@ -43,8 +44,16 @@ def _rows(portal: Portal, actor: str, action: str, agency: str, limit: int | Non
     )
 
 
-def detail_text(row: ActivityRow) -> str:
-    return json.dumps(row.detail, ensure_ascii=False, sort_keys=True) if row.detail else ""
+def detail_text(row: ActivityRow, lang: Lang | None = None) -> str:
+    """The entry's detail as JSON; on a page (``lang`` given) an error kept in both languages (``error`` and
+    ``error_vi``) shows in the page's language only. The CSV keeps both."""
+    if not row.detail:
+        return ""
+    detail = dict(row.detail)
+    said_vi = detail.pop("error_vi", None) if lang is not None else None
+    if lang == "vi" and isinstance(said_vi, str) and said_vi:
+        detail["error"] = said_vi
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True)
 
 
 @route(router, "/activity", access=Access.officer)
@@ -53,7 +62,7 @@ def activity(request: Request, actor: str = "", action: str = "", agency: str = 
     rows = _rows(portal, actor, action, agency, PAGE_LIMIT)
     context = {
         "rows": rows,
-        "details": {row.id: detail_text(row) for row in rows},
+        "details": {row.id: detail_text(row, lang_of(request)) for row in rows},
         "actor": actor,
         "action": action,
         "agency": agency,
