@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,14 @@ _EAI_NAMES = {getattr(socket, name): name for name in dir(socket) if name.starts
 def foreign(key: str, /, **values: object) -> Said:
     """A sentence of auditor/locale/foreign.yml."""
     return Said(key, values, catalogue=CATALOGUE)
+
+
+def joined(parts: Sequence[Said]) -> Said:
+    """Several sentences said one after another, separated by semicolons (at least one)."""
+    *head, last = parts
+    for part in reversed(head):
+        last = foreign("own_joined", first=part, rest=last)
+    return last
 
 
 def in_words(words: Sayable) -> LocalizedText:

@@ -11,6 +11,7 @@ from rich.text import Text
 from auditor.cli.common import ContentDirOption, ExitCode, LangOption, console, err_console, errors_to_exit, load
 from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError, ContentError
+from auditor.said import said
 from auditor.textsafe import terminal_text
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def checklist_export_catalog(
 
     with errors_to_exit(lang) as words:
         if format != "oscal":
-            raise ConfigError(f"--format {format}: supported formats: oscal")
+            raise ConfigError(said("err_export_format", option="--format", format=format, formats="oscal"))
         content = load(content_dir)
         catalogue = catalogue_for_standard(content, standard)
         text = catalog_document(catalogue, content.version, datetime.now(UTC)).to_json() + "\n"

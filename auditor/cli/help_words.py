@@ -112,6 +112,8 @@ def localize(command: Any, path: str, lang: str) -> Any:
             param.help = text
         if getattr(param, "metavar", None):
             param.metavar = value_metavar(param.metavar)
+        elif param.param_type_name == "argument" and param.name:  # shown by its parameter's name otherwise
+            param.metavar = value_metavar(param.name)
     english_options, english_commands = english_metavars()
     options, subcommands = metavars()
     if getattr(command, "options_metavar", None) == english_options:

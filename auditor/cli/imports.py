@@ -22,6 +22,7 @@ from auditor.cli.common import (
     open_db,
 )
 from auditor.errors import ConfigError, NotFoundError
+from auditor.said import Said, said
 from auditor.textsafe import terminal_text
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _mapping(content: Content, content_dirs: list[Path] | None, tool: ToolChoice
     candidates = [mapping_path(d, tool.value) for d in [builtin_content_dir(), *(content_dirs or [])]]
     found = [p for p in candidates if p.is_file()]
     if not found:
-        raise ConfigError(f"no mapping file for {tool.value} (looked for {', '.join(map(str, candidates))})")
+        raise ConfigError(said("err_import_no_mapping", tool=tool.value, candidates=", ".join(map(str, candidates))))
     return load_mapping(found[-1], tool.value, content.catalogues)
 
 
@@ -63,12 +64,14 @@ def _agency_host(inventory: Path | None, agency_id: str, host_name: str) -> tupl
     inv = load_inventory(inventory)
     agency = next((a for a in inv.agencies if a.id == agency_id), None)
     if agency is None:
-        known = ", ".join(a.id for a in inv.agencies) or "none"
-        raise NotFoundError(f"{inventory}: no agency {agency_id!r} (known: {known})")
+        known: str | Said = ", ".join(a.id for a in inv.agencies) or said("known_none")
+        raise NotFoundError(said("err_import_no_agency", inventory=inventory, agency=agency_id, known=known))
     host = next((h for h in agency.hosts if h.name == host_name), None)
     if host is None:
-        known = ", ".join(h.name for h in agency.hosts) or "none"
-        raise NotFoundError(f"{inventory}: agency {agency_id} has no host {host_name!r} (known: {known})")
+        known = ", ".join(h.name for h in agency.hosts) or said("known_none")
+        raise NotFoundError(
+            said("err_import_no_host", inventory=inventory, agency=agency_id, host=host_name, known=known)
+        )
     return agency, host.address
 
 
@@ -97,7 +100,7 @@ def import_results(
     with errors_to_exit(lang) as words:
         for option, value in (("--agency", agency), ("--host", host)):
             if not value or len(value) > 64 or not all(c.isalnum() or c in "-_." for c in value):
-                raise ConfigError(f"{option} {terminal_text(value)!r}: expected an id (letters, digits, - _ .)")
+                raise ConfigError(said("err_import_bad_id", option=option, value=terminal_text(value)))
         content = load(content_dir)
         mapping = _mapping(content, content_dir, tool)
         agency_record, address = _agency_host(inventory, agency, host)
@@ -133,7 +136,7 @@ def import_results(
             print(json.dumps(summary, ensure_ascii=False, indent=2))
             return
         lang_code = words.lang.value
-        said = phrase(
+        imported_words = phrase(
             "external",
             "cli.imported",
             file=terminal_text(file.name),
@@ -146,7 +149,7 @@ def import_results(
             unmapped=imported.unmapped,
             skipped=report.skipped,
         )
-        console.print(Text(said.get(lang_code)))
+        console.print(Text(imported_words.get(lang_code)))
         listed = ", ".join(f"{words.status(status)} {n}" for status, n in sorted(counts.items()))
         console.print(Text(phrase("external", "cli.statuses", counts=listed).get(lang_code)))
         if report.target and report.target != host:

@@ -8,6 +8,7 @@ from functools import cache
 from auditor.content.checks import Profile
 from auditor.content.loader import DEFAULT_PROFILE, builtin_content_dir
 from auditor.errors import ContentError
+from auditor.foreign import foreign, theirs
 from auditor.yamlio import read_yaml_file
 
 
@@ -20,7 +21,7 @@ def bundled_profile(profile_id: str = DEFAULT_PROFILE) -> Profile | None:
             try:
                 return Profile.model_validate(data)
             except ValueError as exc:
-                raise ContentError(f"{path}: {exc}") from None
+                raise ContentError(foreign("profile_invalid", path=path, error=theirs("python", str(exc)))) from None
     return None
 
 

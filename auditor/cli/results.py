@@ -332,10 +332,10 @@ def evidence(
         console.print(field("sha256", f"{row.sha256} ({words('ev_verified' if row.verified else 'ev_mismatch')})"))
         console.print(Text(f"{words('ev_command')}:", style="bold"))
         console.print(terminal_text(row.command))
-        console.print(Text("stdout:", style="bold"))
+        console.print(Text(f"{words('ev_stdout')}:", style="bold"))
         console.print(terminal_text(row.stdout.decode("utf-8", "backslashreplace"), limit))  # bad bytes as \xNN
         if row.stderr:
-            console.print(Text("stderr:", style="bold"))
+            console.print(Text(f"{words('ev_stderr')}:", style="bold"))
             console.print(terminal_text(row.stderr.decode("utf-8", "backslashreplace"), limit))
 
 

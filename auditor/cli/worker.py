@@ -38,6 +38,7 @@ def worker(
     ] = 3600.0,
 ) -> None:
     """Collect the hosts of one zone for the central audit service; the observations go back, nothing is stored."""
+    from auditor.foreign import foreign
     from auditor.zones.broker import broker_url, make_app, redacted
     from auditor.zones.payload import queue_name
     from auditor.zones.tasks import register_collect_task
@@ -46,7 +47,7 @@ def worker(
     with errors_to_exit():
         zone_config = load_zone_config(config)
         if zone_config.zone != zone:
-            raise ConfigError(f"{config} is the zone file of zone {zone_config.zone}, not of zone {zone}")
+            raise ConfigError(foreign("worker_zone_mismatch", config=config, actual=zone_config.zone, zone=zone))
         url = broker_url(broker)
         celery_app = make_app(url, visibility_timeout_s=visibility_timeout, worker_enable_remote_control=False)
         register_collect_task(celery_app, zone_config)

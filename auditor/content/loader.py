@@ -14,6 +14,7 @@ from auditor.content.catalogue import Catalogue, cross_check, requirement_index
 from auditor.content.checks import Check, NetworkProbe, Probe, Profile
 from auditor.content.sources import Source
 from auditor.errors import ContentError
+from auditor.said import said
 from auditor.vocabulary import RequirementRef
 from auditor.yamlio import LineOf, format_validation_error, read_yaml_file
 
@@ -45,7 +46,7 @@ class Content:
             return list(self.checks.values())
         unknown = [i for i in ids if i not in self.checks]
         if unknown:
-            raise ContentError(f"unknown check id(s): {', '.join(unknown)}")
+            raise ContentError(said("err_content_unknown_checks", ids=", ".join(unknown)))
         return [self.checks[i] for i in ids]
 
 

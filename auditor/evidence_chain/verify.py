@@ -29,6 +29,7 @@ from auditor.evidence_chain.bundle import (
 )
 from auditor.evidence_chain.keys import SIGNATURE_BYTES, PublicKey, group_hex
 from auditor.evidence_chain.manifest import Manifest, entries_root, parse_manifest
+from auditor.foreign import theirs
 from auditor.reports.models import Lang
 from auditor.said import Said, said
 
@@ -69,7 +70,9 @@ def read_previous(path: Path) -> bytes:
                 return archive.read(MANIFEST)
         return path.read_bytes()
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"--previous {path}: cannot read a manifest from it ({exc})") from None
+        raise ConfigError(
+            said("err_chain_previous_unreadable", option="--previous", path=path, problem=theirs("python", str(exc)))
+        ) from None
 
 
 def read_chain_file(path: Path) -> dict[int, str]:
@@ -79,13 +82,17 @@ def read_chain_file(path: Path) -> dict[int, str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--chain {path}: cannot read it ({exc})") from None
+        raise ConfigError(
+            said("err_chain_file_unreadable", option="--chain", path=path, problem=theirs("python", str(exc)))
+        ) from None
     for number, line in enumerate(lines, 1):
         parts = line.split()
         if not parts or parts[0].startswith("#"):
             continue
         if len(parts) < 2 or not parts[0].isdigit() or len(parts[1]) != 64:
-            raise ConfigError(f"--chain {path}, line {number}: expected 'SEQUENCE SHA256'")
+            raise ConfigError(
+                said("err_chain_line_malformed", option="--chain", path=path, number=number, form="'SEQUENCE SHA256'")
+            )
         chain[int(parts[0])] = parts[1].lower()
     return chain
 

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from auditor.errors import ImportFileError
 from auditor.external.models import DETAIL_MAX, ToolReport, ToolResult
+from auditor.said import said
 from auditor.vocabulary import Severity, Status
 
 TEST_ID = re.compile(
     r"^[A-Z][A-Z0-9]{1,15}(-[0-9]{3,6})?$"
 )  # SSH-7408, AUTH-9286, CUST-0010, LYNIS (the release check)
 _MARKERS = ("lynis_version", "report_version_major")  # every report.dat starts with these
+_TOOL = "Lynis"  # names of the tool and its file, as they are written in either language
+_FILE = "report.dat"
 _NO_DETAIL = {"", "-"}
 
 
@@ -40,14 +43,14 @@ def _test_ids(path: Path, number: int, value: str) -> list[str]:
     ids = [part.strip() for part in value.split("|") if part.strip()]
     bad = [i for i in ids if not TEST_ID.match(i)]
     if bad:
-        raise ImportFileError(f"{path}: line {number}: not a Lynis test id: {bad[0][:40]!r}")
+        raise ImportFileError(said("err_import_lynis_bad_id", path=path, number=number, tool=_TOOL, found=bad[0][:40]))
     return ids
 
 
 def parse_lynis(path: Path, data: bytes) -> ToolReport:
     """ImportFileError names the file and the line when the file is not a Lynis report or an entry is malformed."""
     if b"\0" in data:
-        raise ImportFileError(f"{path}: binary data (NUL bytes): not a Lynis report.dat")
+        raise ImportFileError(said("err_import_lynis_binary", path=path, tool=_TOOL, name=_FILE))
     text = data.decode("utf-8", errors="replace")
     values: dict[str, str] = {}
     notes: dict[str, list[tuple[str, str]]] = {}  # test id → (kind, note) in file order
@@ -58,11 +61,22 @@ def parse_lynis(path: Path, data: bytes) -> ToolReport:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise ImportFileError(f"{path}: line {number}: expected key=value, found {line[:40]!r}")
+            raise ImportFileError(
+                said("err_import_lynis_line", path=path, number=number, form="key=value", found=line[:40])
+            )
         if key in ("warning[]", "suggestion[]"):
             test_id, *fields = value.split("|")
             if not TEST_ID.match(test_id):
-                raise ImportFileError(f"{path}: line {number}: {key} entry without a Lynis test id: {test_id[:40]!r}")
+                raise ImportFileError(
+                    said(
+                        "err_import_lynis_entry_id",
+                        path=path,
+                        number=number,
+                        entry=key,
+                        tool=_TOOL,
+                        found=test_id[:40],
+                    )
+                )
             notes.setdefault(test_id, []).append((key[:-2], _note(key[:-2], fields)))
         elif key == "tests_executed":
             executed += _test_ids(path, number, value)
@@ -71,7 +85,9 @@ def parse_lynis(path: Path, data: bytes) -> ToolReport:
         elif not key.endswith("[]"):
             values[key] = value
     if not any(marker in values for marker in _MARKERS):
-        raise ImportFileError(f"{path}: not a Lynis report.dat (no {' or '.join(_MARKERS)} line)")
+        raise ImportFileError(
+            said("err_import_lynis_not_report", path=path, tool=_TOOL, name=_FILE, markers=" or ".join(_MARKERS))
+        )
     results = []
     for test_id in dict.fromkeys([*executed, *notes]):
         raised = notes.get(test_id, [])

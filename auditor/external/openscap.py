@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element
 from auditor.errors import ImportFileError
 from auditor.external.models import DETAIL_MAX, RESULT_ID_MAX, ToolReport, ToolResult
 from auditor.external.xmlsafe import local_name, parse_xml
+from auditor.said import said
 from auditor.vocabulary import Severity, Status
 
 ROOTS = ("asset-report-collection", "Benchmark", "TestResult")
@@ -59,14 +60,19 @@ def parse_openscap(path: Path, data: bytes) -> ToolReport:
     root = parse_xml(path, data)
     if local_name(root) not in ROOTS:
         raise ImportFileError(
-            f"{path}: root element <{local_name(root)}> is not OpenSCAP results (expected one of: {', '.join(ROOTS)})"
+            said("err_import_xml_root", path=path, root=local_name(root), tool="OpenSCAP", roots=", ".join(ROOTS))
         )
     test_results = (
         [root] if local_name(root) == "TestResult" else [e for e in root.iter() if local_name(e) == "TestResult"]
     )
     if not test_results:
         raise ImportFileError(
-            f"{path}: no XCCDF TestResult in the file (was it written with --results or --results-arf?)"
+            said(
+                "err_import_xml_no_results",
+                path=path,
+                element="XCCDF TestResult",
+                options="--results or --results-arf",
+            )
         )
     test = test_results[-1]
     titles = _rule_titles(root)
@@ -77,9 +83,9 @@ def parse_openscap(path: Path, data: bytes) -> ToolReport:
         raw = _text(_child(rule_result, "result"))
         where = f"{path}: rule-result #{index + 1}"
         if not rule_id or len(rule_id) > RESULT_ID_MAX:
-            raise ImportFileError(f"{where}: idref missing or longer than {RESULT_ID_MAX} characters")
+            raise ImportFileError(said("err_import_xml_idref", where=where, attribute="idref", limit=RESULT_ID_MAX))
         if raw not in RESULT_STATUS:
-            raise ImportFileError(f"{where} ({rule_id}): unknown result {raw[:40]!r}")
+            raise ImportFileError(said("err_import_xml_result", where=where, rule=rule_id, found=raw[:40]))
         status = RESULT_STATUS[raw]
         if status is None:
             skipped += 1

@@ -14,6 +14,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from auditor.errors import ImportFileError
+from auditor.foreign import theirs
+from auditor.said import said
 
 DEFAULT_SIZE_LIMIT = 64 * 1024 * 1024  # bytes: a full ARF of a large profile stays well below this
 
@@ -24,9 +26,10 @@ def read_limited(path: Path, limit: int) -> bytes:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        raise ImportFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        problem = theirs("os", exc.strerror or str(exc))
+        raise ImportFileError(said("err_import_unreadable", path=path, problem=problem)) from None
     if len(data) > limit:
-        raise ImportFileError(f"{path}: larger than the limit of {limit} bytes (see --max-size)")
+        raise ImportFileError(said("err_import_too_large", path=path, limit=limit, option="--max-size"))
     return data
 
 
@@ -35,11 +38,11 @@ def parse_xml(path: Path, data: bytes) -> Element:
     try:
         return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)  # type: ignore[no-any-return]
     except DefusedXmlException as exc:
-        raise ImportFileError(f"{path}: refused: the XML declares a DTD or entities ({type(exc).__name__})") from None
+        raise ImportFileError(said("err_import_xml_dtd", path=path, name=type(exc).__name__)) from None
     except ParseError as exc:
         line, column = getattr(exc, "position", (None, None))
-        where = f" at line {line}, column {column}" if line is not None else ""
-        raise ImportFileError(f"{path}: not well-formed XML{where} (truncated or damaged file?)") from None
+        where = said("err_import_xml_at", line=line, column=column) if line is not None else ""
+        raise ImportFileError(said("err_import_xml_malformed", path=path, where=where)) from None
 
 
 def local_name(element: Element) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from auditor.content.catalogue import Catalogue, Clause
 from auditor.content.loader import Content
 from auditor.errors import ConfigError
+from auditor.foreign import foreign
 from auditor.oscal import models as m
 from auditor.oscal.ids import PROJECT_NS, control_id, group_id, stable_uuid, standard_key
 from auditor.vocabulary import LocalizedText
@@ -22,7 +23,7 @@ def catalogue_for_standard(content: Content, standard: str) -> Catalogue:
         if standard in (framework, standard_key(framework)):
             return catalogue
     known = ", ".join(standard_key(framework) for framework in content.catalogues)
-    raise ConfigError(f"--standard {standard}: unknown standard (known: {known})")
+    raise ConfigError(foreign("oscal_standard_unknown", standard=standard, known=known))
 
 
 def _own(name: str, value: str) -> m.Property:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.ssh.known_hosts import KnownHostsStore, host_spec
 from auditor.errors import ConfigError
+from auditor.foreign import foreign
 from auditor.remediate.selection import HostTarget, Selection
 from auditor.remediate.units import UNIT_DIR, builtin_playbooks_dir
 
@@ -78,7 +79,7 @@ def ansible_bin_dir() -> Path:
         return beside
     found = shutil.which("ansible-playbook")
     if found is None:
-        raise ConfigError("ansible-playbook not found: install ansible-core (pip install ansible-core)")
+        raise ConfigError(foreign("remediate_no_ansible"))
     return Path(found).parent
 
 
@@ -89,9 +90,7 @@ def known_hosts_lines(targets: Iterable[HostTarget], known_hosts: Path) -> str:
     for target in targets:
         keys = store.lookup_all(target.address, target.port)
         if not keys:
-            raise ConfigError(
-                f"{target.host_name}: host key not trusted in {known_hosts}; run `auditor hosts trust` first"
-            )
+            raise ConfigError(foreign("remediate_host_key_untrusted", host=target.host_name, known_hosts=known_hosts))
         spec = host_spec(target.address, target.port)
         lines.extend(f"{spec} {key.get_name()} {key.get_base64()}\n" for key in keys)
     return "".join(lines)

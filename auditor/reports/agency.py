@@ -14,6 +14,7 @@ from auditor.content.select import source_lines
 from auditor.content.sources import SOURCE_PREFIX
 from auditor.errors import NotFoundError
 from auditor.evaluation.expected_words import expected_in_words
+from auditor.foreign import foreign
 from auditor.governance.resolve import Resolved
 from auditor.inventory import Contact
 from auditor.reports.causes import PORT_CAUSE_PREFIX, group_by_cause
@@ -45,6 +46,7 @@ from auditor.reports.rollup import (
     resolved_keys,
 )
 from auditor.reports.timing import ReportSettings, report_settings
+from auditor.said import Said
 from auditor.store import FindingRow, RunHostRow, RunSummary, Store
 from auditor.textsafe import inert_text
 
@@ -60,12 +62,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(]?[^\W\d_a-zà-ỹ])")
 
 def pick_catalogue(content: Content, framework: str | None) -> Catalogue:
     if not content.catalogues:
-        raise NotFoundError("no requirement catalogue is loaded (checklists/catalogues/)")
+        raise NotFoundError(foreign("report_no_catalogue"))
     wanted = framework or (DEFAULT_FRAMEWORK if DEFAULT_FRAMEWORK in content.catalogues else None)
     if wanted is None:
         return next(iter(content.catalogues.values()))
     if wanted not in content.catalogues:
-        raise NotFoundError(f"no catalogue for {wanted!r} (known: {', '.join(content.catalogues)})")
+        raise NotFoundError(
+            foreign("report_catalogue_unknown", framework=repr(wanted), known=", ".join(content.catalogues))
+        )
     return content.catalogues[wanted]
 
 
@@ -137,8 +141,8 @@ def build_agency_report(
     hosts = store.list_run_hosts(run.id)
     own_hosts = [h for h in hosts if h.agency_id == agency_id]
     if not own_hosts:
-        known = ", ".join(sorted({h.agency_id for h in hosts})) or "none"
-        raise NotFoundError(f"run {run.id} did not audit agency {agency_id!r} (agencies in it: {known})")
+        known: str | Said = ", ".join(sorted({h.agency_id for h in hosts})) or foreign("own_none")
+        raise NotFoundError(foreign("report_agency_not_in_run", run=run.id, agency=repr(agency_id), known=known))
     findings = store.list_findings(run.id, agency_id=agency_id)
     catalogue = pick_catalogue(content, framework)
     t = strings(lang)

@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.content.loader import Content
 from auditor.errors import NotFoundError
+from auditor.foreign import foreign
 from auditor.governance.resolve import ClauseState, VerdictOutcome
 from auditor.reports.external import imported_results, imported_sources, source_words
 from auditor.reports.models import SEVERITY_ORDER, AgencyAssessment, ClauseView, SummaryReport
 from auditor.reports.official_settings import Issuer, OfficialSettings
 from auditor.reports.rollup import effective_status, failing_by_check
 from auditor.reports.summary import build_summary_report
+from auditor.said import Said
 from auditor.store import FindingRow, Store
 from auditor.vocabulary import Status
 
@@ -423,8 +425,8 @@ def build_agency_yearly_report(
     if assessment is None:
         known = sorted(a.agency_id for a in summary.agencies) if summary else []
         if name_override is None:
-            listed = ", ".join(known) if known else "none"
-            raise NotFoundError(f"no finished run of agency {agency_id!r} in {year}; agencies audited: {listed}")
+            listed: str | Said = ", ".join(known) if known else foreign("own_none")
+            raise NotFoundError(foreign("report_no_finished_run", agency=repr(agency_id), year=year, listed=listed))
     name = name_override or (assessment.name_vi if assessment else agency_id)
     blocks: list[Block] = [Paragraph(text=_t("agency_opening", plan=settings.plan_reference, name=name, year=year))]
     blocks += _legal_bases(settings)

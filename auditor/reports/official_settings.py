@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from auditor.errors import ConfigError
+from auditor.foreign import foreign
 from auditor.yamlio import format_validation_error, read_yaml_file
 
 
@@ -109,7 +110,7 @@ def load_settings(path: Path | None) -> OfficialSettings:
     parsed = read_yaml_file(path)
     given = parsed.data if parsed.data is not None else {}
     if not isinstance(given, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of settings (place, department, agency, …)")
+        raise ConfigError(foreign("official_settings_not_mapping", path=path))
     try:
         return OfficialSettings.model_validate(_merged(_defaults(), given))
     except ValidationError as exc:

@@ -16,6 +16,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from auditor.errors import AuditorError
+from auditor.foreign import foreign, theirs
 from auditor.reports.agency import COMMAND_LIMIT, STDOUT_LIMIT
 from auditor.reports.locale import strings
 from auditor.reports.models import AgencyReport, SummaryReport
@@ -111,7 +112,7 @@ def render_pdf(html: str) -> bytes:
         from weasyprint import HTML
         from weasyprint.urls import URLFetcher
     except (ImportError, OSError) as exc:  # OSError: pango or cairo libraries missing
-        raise RenderError(f"PDF output needs WeasyPrint and its libraries (scripts/setup.sh): {exc}") from None
+        raise RenderError(foreign("render_pdf_unavailable", error=theirs("python", str(exc)))) from None
 
     class _NoFetch(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
@@ -121,5 +122,7 @@ def render_pdf(html: str) -> bytes:
     try:
         pdf: bytes = HTML(string=html, url_fetcher=_NoFetch(), base_url="about:blank").write_pdf()
     except Exception as exc:
-        raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from None
+        raise RenderError(
+            foreign("render_pdf_failed", error=theirs("python", f"{type(exc).__name__}: {exc}"))
+        ) from None
     return pdf

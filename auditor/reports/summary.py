@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from auditor.content.loader import Content
 from auditor.errors import NotFoundError
+from auditor.foreign import foreign
 from auditor.governance.resolve import VerdictOutcome
 from auditor.reports.agency import pick_catalogue
 from auditor.reports.external import imported_results, imported_sources, source_words
@@ -42,7 +43,7 @@ def build_summary_report(
 ) -> SummaryReport:
     """``settings``: time zone and reporting day (default: the profile's inputs)."""
     if not run_refs:
-        raise NotFoundError("give at least one run")
+        raise NotFoundError(foreign("report_give_a_run"))
     runs = sorted({r.id: r for r in (store.get_run(ref) for ref in run_refs)}.values(), key=lambda r: r.started_at)
     catalogue = pick_catalogue(content, framework)
     settings = settings or report_settings(content.profile)

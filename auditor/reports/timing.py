@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from auditor.content.checks import Profile
 from auditor.errors import ConfigError
+from auditor.foreign import foreign, theirs
 
 if TYPE_CHECKING:
     from auditor.inventory import Agency
@@ -70,7 +71,7 @@ class ReportSettings(BaseModel):
                 continue
             if candidate.date() >= local.date():
                 return candidate
-        raise ConfigError(f"no reporting day {self.reporting_day} within two years")  # unreachable for valid days
+        raise ConfigError(foreign("report_no_reporting_day", day=self.reporting_day))  # unreachable for valid days
 
 
 def report_settings(profile: Profile, overrides: dict[str, int | float | str | bool] | None = None) -> ReportSettings:
@@ -92,7 +93,9 @@ def report_settings(profile: Profile, overrides: dict[str, int | float | str | b
     try:
         return ReportSettings.model_validate(raw)
     except ValueError as exc:
-        raise ConfigError(f"profile {profile.id}: report inputs: {exc}") from None
+        raise ConfigError(
+            foreign("report_inputs_invalid", profile=profile.id, error=theirs("python", str(exc)))
+        ) from None
 
 
 def agency_report_settings(profile: Profile, agency: Agency | None) -> ReportSettings:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError, ConfigError
+from auditor.foreign import foreign
 from auditor.inventory import Inventory, file_sha256
 from auditor.scheduler.progress import progress_of
 from auditor.service.audit import AuditOptions, AuditScope, AuditService
@@ -81,7 +82,7 @@ def scope_agencies(inventory: Inventory, agency_id: str | None) -> tuple[str, ..
     if agency_id is None:
         return tuple(agency.id for agency in inventory.agencies)
     if agency_id not in {agency.id for agency in inventory.agencies}:
-        raise ConfigError(f"agency {agency_id!r} is not in the inventory")
+        raise ConfigError(foreign("launch_agency_unknown", agency=repr(agency_id)))
     return (agency_id,)
 
 
@@ -137,7 +138,7 @@ class Launcher:
             portal.store.release_leases(job.holder)
             raise
         if not job.started.wait(self.start_timeout_s):
-            raise AuditorError("the run was not recorded in time; it may still start")
+            raise AuditorError(foreign("launch_not_recorded"))
         if job.error is not None:
             raise job.error
         assert job.run_id is not None  # noqa: S101 - started is set with a run id or an error

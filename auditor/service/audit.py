@@ -24,6 +24,7 @@ from auditor.content.sources import source_probe_id
 from auditor.errors import ConfigError, StoreError
 from auditor.evaluation.findings import HostResult, HostStatus
 from auditor.evaluation.parsers import listening_sockets
+from auditor.foreign import foreign
 from auditor.inventory import Agency, Inventory, file_sha256, load_inventory
 from auditor.messages import reason
 from auditor.run_end import error_summary, failure_detail, failure_text
@@ -150,9 +151,9 @@ class AuditService:
             host_checks=scope.host_checks,
         )
         if not plan.hosts and scope.only in (None, Only.ssh) and plan.network is None:
-            raise ConfigError("no hosts selected")
+            raise ConfigError(foreign("audit_no_hosts"))
         if plan.empty:
-            raise ConfigError("nothing to audit in the selected scope")
+            raise ConfigError(foreign("audit_nothing_in_scope"))
         return plan
 
     # -- the run -----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from auditor.errors import ContentError, InventoryError
 from auditor.evaluation.evaluate import evaluate, manual_finding, not_applicable_finding
 from auditor.evaluation.findings import Finding
 from auditor.evaluation.observations import HostObservations, ProbeRequest
+from auditor.foreign import foreign
 from auditor.inventory import Agency, Host, Inventory
 from auditor.messages import reason
 from auditor.vocabulary import Only
@@ -82,9 +83,9 @@ def agency_inputs(agency: Agency, profile: Profile) -> Inputs:
     try:
         return profile.values(agency.inputs)
     except KeyError as exc:
+        known = ", ".join(sorted(profile.inputs))
         raise InventoryError(
-            f"agency {agency.id}: inputs → {exc.args[0]}: not an input of profile {profile.id} "
-            f"(known: {', '.join(sorted(profile.inputs))})"
+            foreign("plan_input_unknown", agency=agency.id, name=exc.args[0], profile=profile.id, known=known)
         ) from None
 
 
@@ -183,7 +184,7 @@ def plan_host(
     known = sources or {}
     missing = [name for name in wanted if name not in known]
     if missing:
-        raise ContentError(f"unknown shared source(s): {', '.join(missing)}")
+        raise ContentError(foreign("plan_sources_unknown", names=", ".join(missing)))
     return HostPlan(agency, host, inputs, tuple(to_probe), tuple(decided), tuple(known[name] for name in wanted))
 
 

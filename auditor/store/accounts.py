@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditor.errors import ConfigError, NotFoundError
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.schema import PortalSessionRecord, UserRecord
 from auditor.store.views import Role, UserRow
@@ -46,7 +47,7 @@ class AccountStore(StoreBase):
                 session.flush()
                 return UserRow.model_validate(record, from_attributes=True)
         except IntegrityError:
-            raise ConfigError(f"user {username!r} exists already (or the role and agency do not match)") from None
+            raise ConfigError(said("err_store_user_exists", user=username)) from None
 
     def list_users(self) -> list[UserRow]:
         with self._read() as session:
@@ -57,7 +58,7 @@ class AccountStore(StoreBase):
         with self._read() as session:
             record = session.scalars(select(UserRecord).where(UserRecord.username == username)).first()
             if record is None:
-                raise NotFoundError(f"no user {username!r}")
+                raise NotFoundError(said("err_store_no_user", user=username))
             return UserRow.model_validate(record, from_attributes=True)
 
     def password_hash(self, username: str) -> str | None:
@@ -76,13 +77,13 @@ class AccountStore(StoreBase):
             with self._write() as session:
                 record = session.scalars(select(UserRecord).where(UserRecord.username == username)).first()
                 if record is None:
-                    raise NotFoundError(f"no user {username!r}")
+                    raise NotFoundError(said("err_store_no_user", user=username))
                 for name, value in changes.items():
                     setattr(record, name, value)
                 session.flush()
                 return UserRow.model_validate(record, from_attributes=True)
         except IntegrityError:
-            raise ConfigError(f"user {username!r}: an agency user needs one agency, other roles none") from None
+            raise ConfigError(said("err_store_user_agency", user=username)) from None
 
     # -- sessions ----------------------------------------------------------------------------------------------
 

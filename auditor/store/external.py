@@ -14,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from auditor.errors import NotFoundError, StoreError
 from auditor.evaluation.findings import HostStatus
 from auditor.evaluation.observations import Observation, ProbeOutcome
+from auditor.foreign import theirs
 from auditor.inventory import Agency
+from auditor.said import said
 from auditor.store.base import sql_reason
 from auditor.store.findings import FindingStore, finding_query
 from auditor.store.results import ResultStore
@@ -77,9 +79,15 @@ class ExternalStore(ResultStore, FindingStore):
                     if agency is not None:
                         self._upsert_agency(session, agency)  # a write first: SQLite takes its write lock at once
                     elif session.get(AgencyRecord, imported.agency_id) is None:
-                        known = ", ".join(session.scalars(select(AgencyRecord.id).order_by(AgencyRecord.id))) or "none"
+                        ids = ", ".join(session.scalars(select(AgencyRecord.id).order_by(AgencyRecord.id)))
+                        known = ids or said("known_none")
                         raise NotFoundError(
-                            f"unknown agency {imported.agency_id!r} (known: {known}); give --inventory to record it"
+                            said(
+                                "err_store_import_unknown_agency",
+                                agency=imported.agency_id,
+                                known=known,
+                                option="--inventory",
+                            )
                         )
                     session.add(
                         RunRecord(
@@ -152,8 +160,10 @@ class ExternalStore(ResultStore, FindingStore):
                 with self._read() as check:
                     if check.get(RunRecord, run_id) is not None:
                         continue  # another run took this id (same second, same 4 random hex digits): draw again
-                raise StoreError(f"cannot save the import of {imported.file_name!r}: {sql_reason(exc)}") from None
-        raise StoreError("could not allocate a unique run id")
+                raise StoreError(
+                    said("err_store_import_unsaved", file=imported.file_name, reason=theirs("db", sql_reason(exc)))
+                ) from None
+        raise StoreError(said("err_store_run_id_exhausted"))
 
     def external_findings(self, agency_id: str, as_of: datetime, exclude_run: str | None = None) -> list[FindingRow]:
         """The agency's imported findings in effect at ``as_of``: per host and source, those of the latest import

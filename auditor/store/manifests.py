@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from auditor.errors import NotFoundError, StoreError
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.schema import (
     AttestationDocumentRecord,
@@ -147,7 +148,7 @@ class ManifestStore(StoreBase):
                     return _manifest_row(record)
             except IntegrityError:  # another writer took this place in the chain first
                 continue
-        raise StoreError("could not append to the manifest chain (too many concurrent writers)")
+        raise StoreError(said("err_store_manifest_busy"))
 
     def list_manifests(self, kind: str | None = None) -> list[ManifestRow]:
         """The chain in order (of one kind when ``kind`` is given)."""
@@ -167,7 +168,7 @@ class ManifestStore(StoreBase):
                 .limit(1)
             ).first()
             if record is None:
-                raise NotFoundError(f"no manifest for {kind} {subject}")
+                raise NotFoundError(said("err_store_no_manifest", kind=kind, subject=subject))
             return _manifest_row(record)
 
     def run_material(self, run_id: str) -> Iterator[RunRow]:
@@ -180,7 +181,7 @@ class ManifestStore(StoreBase):
             conn = session.connection()
             run = conn.execute(select(_RUNS).where(_RUNS.c.id == run_id)).first()
             if run is None:
-                raise NotFoundError(f"no run {run_id!r}")
+                raise NotFoundError(said("err_no_run", run=run_id))
             yield RunRow("run", dict(run._mapping))
             agencies = select(_RUN_AGENCIES).where(_RUN_AGENCIES.c.run_id == run_id).order_by(_RUN_AGENCIES.c.agency_id)
             for agency in conn.execute(agencies):  # none for a run recorded before migration 0010

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from auditor.errors import NotFoundError
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.schema import RemediationRecord
 from auditor.store.views import RemediationRow
@@ -58,13 +59,13 @@ class RemediationStore(StoreBase):
                 .returning(RemediationRecord.id)
             ).first()
             if done is None:
-                raise NotFoundError(f"no remediation {remediation_id!r}")
+                raise NotFoundError(said("err_store_no_remediation", remediation=remediation_id))
 
     def get_remediation(self, remediation_id: str) -> RemediationRow:
         with self._read() as session:
             record = session.get(RemediationRecord, remediation_id)
             if record is None:
-                raise NotFoundError(f"no remediation {remediation_id!r}")
+                raise NotFoundError(said("err_store_no_remediation", remediation=remediation_id))
             return RemediationRow.model_validate(record, from_attributes=True)
 
     def list_remediations(self, source_run_id: str | None = None) -> list[RemediationRow]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from auditor.errors import NotFoundError, StoreError
 from auditor.evaluation.findings import Finding, HostResult
 from auditor.inventory import Agency
+from auditor.said import said
 from auditor.store.base import sql_reason
 from auditor.store.run_agencies import RunAgencyStore
 from auditor.store.schema import AgencyRecord, EvidenceRecord, FindingRecord, RunHostRecord, RunRecord
@@ -66,7 +67,7 @@ class ResultStore(RunAgencyStore):
                 for agency in agencies.values():  # a write first: SQLite takes its write lock right away
                     self._upsert_agency(session, agency)
                 if session.get(RunRecord, run_id) is None:
-                    raise NotFoundError(f"no run {run_id!r}")
+                    raise NotFoundError(said("err_no_run", run=run_id))
                 self._record_run_agencies(session, run_id, agencies.values())  # owner and zone, for reports
                 host_ids = self._insert_hosts(session, run_id, results)
                 evidence_ids = self._insert_evidence(session, host_ids, results)

@@ -112,7 +112,7 @@ class RunStore(StoreBase):
                 return run_id
             except IntegrityError:  # the same second and the same 4 random hex digits: draw again
                 continue
-        raise StoreError("could not allocate a unique run id")
+        raise StoreError(said("err_store_run_id_exhausted"))
 
     def finish_run(
         self, run_id: str, status: RunStatus | str = RunStatus.completed, detail: str | None = None

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from auditor.errors import ConfigError, NotFoundError
 from auditor.governance.records import PreparedAttestation, PreparedDocument
+from auditor.said import said
 from auditor.store.base import StoreBase
 from auditor.store.governance import add_attestation, store_document
 from auditor.store.schema import DocumentRecord, SubmissionDecisionRecord, SubmissionRecord
@@ -80,7 +81,7 @@ class SubmissionStore(StoreBase):
                 .where(SubmissionRecord.id == submission_id)
             ).first()
             if found is None:
-                raise NotFoundError(f"no submission {submission_id}")
+                raise NotFoundError(said("err_store_no_submission", submission=submission_id))
             return _row(found[0], found[1])
 
     def submission_document(self, submission_id: int) -> tuple[bytes, str, str]:
@@ -92,7 +93,7 @@ class SubmissionStore(StoreBase):
                 .where(SubmissionRecord.id == submission_id)
             ).first()
             if found is None:
-                raise NotFoundError(f"no submission {submission_id}")
+                raise NotFoundError(said("err_store_no_submission", submission=submission_id))
             return bytes(found[0]), found[1], found[2]
 
     def decide_submission(
@@ -108,7 +109,7 @@ class SubmissionStore(StoreBase):
             with self._write() as session:
                 submission = session.get(SubmissionRecord, submission_id)
                 if submission is None:
-                    raise NotFoundError(f"no submission {submission_id}")
+                    raise NotFoundError(said("err_store_no_submission", submission=submission_id))
                 attestation_id = (
                     add_attestation(session, attestation, f"portal submission {submission_id}", now)
                     if attestation is not None
@@ -126,4 +127,4 @@ class SubmissionStore(StoreBase):
                 session.flush()
                 return _row(submission, decision)
         except IntegrityError:
-            raise ConfigError(f"submission {submission_id} was decided already") from None
+            raise ConfigError(said("err_store_submission_decided", submission=submission_id)) from None

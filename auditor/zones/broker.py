@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from auditor.errors import ConfigError
+from auditor.foreign import foreign, theirs
 
 BROKER_URL_ENV = "AUDITOR_BROKER_URL"
 BROKER_PASSWORD_ENV = "AUDITOR_BROKER_PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -23,16 +24,16 @@ def broker_url(url: str | None = None, password_env: str = BROKER_PASSWORD_ENV) 
     environment. A URL that carries a password itself is refused: it would be seen by anyone listing processes."""
     given = url or os.environ.get(BROKER_URL_ENV)
     if not given:
-        raise ConfigError(f"no broker: give --broker or set {BROKER_URL_ENV} (e.g. rediss://broker.example:6379/0)")
+        raise ConfigError(foreign("broker_missing", variable=BROKER_URL_ENV))
     try:
         parts = urlsplit(given)
         port = parts.port  # raises ValueError for a port that is not a number
     except ValueError as exc:
-        raise ConfigError(f"the broker URL cannot be read ({exc})") from None
+        raise ConfigError(foreign("broker_url_unreadable", error=theirs("python", str(exc)))) from None
     if parts.scheme not in SCHEMES or not parts.hostname:
-        raise ConfigError("the broker URL must be redis://HOST:PORT/DB or rediss://HOST:PORT/DB (TLS)")
+        raise ConfigError(foreign("broker_url_form"))
     if parts.password:
-        raise ConfigError(f"put the broker's password in {password_env}, not in the URL")
+        raise ConfigError(foreign("broker_password_in_url", variable=password_env))
     password = os.environ.get(password_env)
     if not password:
         return given

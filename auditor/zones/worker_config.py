@@ -16,7 +16,9 @@ from pathlib import Path
 from pydantic import Field, ValidationError, model_validator
 
 from auditor.errors import ConfigError
+from auditor.foreign import foreign, joined, os_error_as_is
 from auditor.inventory import EnvVarName, Host
+from auditor.said import Said
 from auditor.vocabulary import Slug, StrictModel
 from auditor.yamlio import format_problems, read_yaml_file, shown, validation_problems
 from auditor.zones.payload import ZoneHost
@@ -73,7 +75,7 @@ def load_zone_config(path: Path) -> ZoneConfig:
     found = [_file_problem(config.known_hosts, private=False), *(_file_problem(key, private=True) for key in keys)]
     unusable = [problem for problem in found if problem is not None]
     if unusable:
-        raise ConfigError(f"{path}: " + "; ".join(unusable))
+        raise ConfigError(foreign("zone_file_unusable", path=path, problems=joined(unusable)))
     return config
 
 
@@ -82,14 +84,14 @@ def _resolved(base: Path, path: Path) -> Path:
     return expanded if expanded.is_absolute() else base / expanded
 
 
-def _file_problem(path: Path, *, private: bool) -> str | None:
+def _file_problem(path: Path, *, private: bool) -> Said | None:
     named = shown(str(path), 200)
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        return f"{named} cannot be read ({exc.strerror})"
+        return foreign("zone_file_unreadable", named=named, error=os_error_as_is(exc))
     if not stat.S_ISREG(mode):
-        return f"{named} is not a regular file"
+        return foreign("zone_file_not_regular", named=named)
     if private and mode & (stat.S_IRGRP | stat.S_IROTH):
-        return f"key file {named} can be read by other users: chmod 600 {named}"
+        return foreign("zone_key_file_readable", named=named)
     return None

@@ -232,7 +232,7 @@ def test_root_help_lists_commands_in_vietnamese_without_importing_them(capsys: p
 ERRORS = [
     (["runs", "--bogus"], "không có tùy chọn --bogus", "No such option: --bogus"),
     (["runs", "--fromat", "json"], "không có tùy chọn --fromat (có thể là: --format)", "(Possible options: --format)"),
-    (["findings"], "thiếu đối số 'run'", "Missing argument 'run'."),
+    (["findings"], "thiếu đối số 'lượt'", "Missing argument 'run'."),
     (
         ["runs", "--format", "xml"],
         "giá trị không hợp lệ cho '--format': 'xml' không phải một trong 'table', 'json', 'csv'",

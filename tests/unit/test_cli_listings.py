@@ -221,7 +221,7 @@ def test_findings_json_carries_the_full_reason_and_resolution(demo: Demo) -> Non
         (["export", "latest", "--agency", "nosuch"], AGENCY.id),
         (["diff", "{first}", "latest", "--agency", "nosuch"], AGENCY.id),
         (["attest", "list", "--agency", "nosuch"], AGENCY.id),
-        (["evidence", "999999"], "no finding"),
+        (["evidence", "999999"], "không có kết quả 999999"),
         (["verdict", "latest", "--agency", AGENCY.id, "--lang", "fr"], "fr"),
         (["findings", "latest", "--format", "xml"], "xml"),
         (["findings", "latest", "--bogus"], "--bogus"),

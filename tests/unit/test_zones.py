@@ -480,10 +480,11 @@ def test_a_zone_collector_sends_local_hosts_to_the_local_collector() -> None:
 
 
 def test_the_worker_command_refuses_another_zones_file_and_a_password_in_the_url(
-    zone_config: ZoneConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    zone_config: ZoneConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from auditor.cli.app import run
 
+    monkeypatch.setenv("AUDITOR_LANG", "en")  # the English words are asserted
     path = tmp_path / "zone.yml"
     path.write_text(
         yaml.safe_dump(

@@ -21,6 +21,8 @@ import defusedxml.ElementTree as SafeET
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.errors import CollectorError, ConfigError
+from auditor.foreign import foreign, joined, theirs
+from auditor.said import Said
 
 REFUSED_CATEGORIES = frozenset({"intrusive", "vuln", "brute", "dos", "exploit"})
 # Scripts we run: each only reads what a service shows any client. No script arguments are accepted.
@@ -80,7 +82,6 @@ POLICY_TCP_PORTS = (
 POLICY_UDP_PORTS = (69, 161)
 SCRIPT_DB = Path("/usr/share/nmap/scripts/script.db")
 SERVICES_FILE = Path("/usr/share/nmap/nmap-services")
-INSTALL_HINT = "install nmap (Debian/Ubuntu: apt-get install nmap; RHEL: dnf install nmap)"
 
 
 class ScriptPolicyError(ConfigError):
@@ -170,24 +171,24 @@ def script_categories(path: Path = SCRIPT_DB) -> dict[str, set[str]]:
 def check_scripts(names: Iterable[str], categories: dict[str, set[str]] | None = None) -> tuple[str, ...]:
     """Return the scripts if every one is allowed; raise ScriptPolicyError naming every refusal."""
     cats = script_categories() if categories is None else categories
-    problems: list[str] = []
+    problems: list[Said] = []
     checked: list[str] = []
     for raw in names:
         name = raw.strip()
         lowered = name.lower()
         if lowered in REFUSED_CATEGORIES or any(lowered.startswith(c + " ") for c in REFUSED_CATEGORIES):
-            problems.append(f"{name}: category refused")
+            problems.append(foreign("net_nse_category_refused", name=name))
         elif not re.fullmatch(r"[a-z0-9][a-z0-9-]*", lowered):
-            problems.append(f"{name}: only plain script names are accepted (no categories, globs, paths, expressions)")
+            problems.append(foreign("net_nse_plain_names", name=name))
         elif lowered not in SAFE_SCRIPTS:
-            problems.append(f"{name}: not in the allow-list of safe scripts")
+            problems.append(foreign("net_nse_not_allowed", name=name))
         elif (cats.get(lowered, set()) & REFUSED_CATEGORIES) and lowered not in CATEGORY_EXEMPT:
             refused = ", ".join(sorted(cats[lowered] & REFUSED_CATEGORIES))
-            problems.append(f"{name}: nmap files it under refused categories ({refused})")
+            problems.append(foreign("net_nse_refused_categories", name=name, refused=refused))
         else:
             checked.append(lowered)
     if problems:
-        raise ScriptPolicyError("NSE scripts refused: " + "; ".join(problems))
+        raise ScriptPolicyError(foreign("net_nse_refused", problems=joined(problems)))
     return tuple(dict.fromkeys(checked))
 
 
@@ -240,9 +241,11 @@ def _nmap(targets: Sequence[str], ports: str, args: list[str], timeout_s: int) -
     try:
         scanner.scan(" ".join(targets), ports, " ".join(args), timeout=timeout_s)
     except nmap.PortScannerTimeout:
-        raise CollectorError(f"nmap did not finish within {timeout_s}s", "timeout") from None
+        raise CollectorError(foreign("net_nmap_timeout", seconds=timeout_s), "timeout") from None
     except nmap.PortScannerError as exc:
-        raise CollectorError(f"nmap failed: {str(exc).strip()[:300]}", "scan_failed") from None
+        raise CollectorError(
+            foreign("net_nmap_failed", error=theirs("nmap", str(exc).strip()[:300])), "scan_failed"
+        ) from None
     raw = scanner.get_nmap_last_output()
     xml = raw if isinstance(raw, bytes) else str(raw).encode()
     return " ".join(["nmap", "-oX", "-", *targets, "-p", ports, *args]), xml
@@ -258,7 +261,7 @@ def run_scan(targets: Sequence[str], options: ScanOptions | None = None) -> Nmap
     privileged = is_privileged()
     args = nmap_arguments(opts, privileged)  # refuses scripts before anything runs
     if shutil.which("nmap") is None:
-        raise NmapMissingError(f"nmap was not found in PATH: {INSTALL_HINT}")
+        raise NmapMissingError(foreign("net_nmap_missing"))
     started = time.monotonic()
     command, xml = _nmap(targets, port_spec(opts), [*args], opts.process_timeout_s)
     hosts = {host.address: host for host in parse_xml(xml)}
@@ -323,7 +326,7 @@ def parse_xml(xml: bytes) -> tuple[NmapHost, ...]:
     try:
         root = SafeET.fromstring(xml)
     except Exception as exc:  # defusedxml raises several types; all mean the same here
-        raise CollectorError(f"nmap output is not valid XML: {exc}", "scan_failed") from None
+        raise CollectorError(foreign("net_nmap_bad_xml", error=theirs("python", str(exc))), "scan_failed") from None
     hosts = []
     for node in root.findall("host"):
         address = next((a.get("addr", "") for a in node.findall("address") if a.get("addrtype") != "mac"), "")

@@ -44,7 +44,7 @@ def _recv_exact(sock: socket.socket, count: int) -> bytes:
     while len(data) < count:
         chunk = sock.recv(count - len(data))
         if not chunk:
-            raise CollectorError("the SSH server closed the connection", "unreachable")
+            raise CollectorError(foreign("net_ssh_closed"), "unreachable")
         data += chunk
     return data
 
@@ -56,22 +56,22 @@ def _read_banner(sock: socket.socket) -> str:
         while not line.endswith(b"\n"):
             line += _recv_exact(sock, 1)
             if len(line) > 255:
-                raise CollectorError("SSH banner line too long", "protocol_error")
+                raise CollectorError(foreign("net_ssh_banner_too_long"), "protocol_error")
         text = line.decode("utf-8", errors="replace").rstrip("\r\n")
         if text.startswith("SSH-"):
             return text
-    raise CollectorError("no SSH version line", "protocol_error")
+    raise CollectorError(foreign("net_ssh_no_version"), "protocol_error")
 
 
 def parse_kexinit(payload: bytes) -> dict[str, tuple[str, ...]]:
     """Name-lists of a KEXINIT payload (message byte, 16-byte cookie, ten name-lists, ...)."""
     if not payload or payload[0] != MSG_KEXINIT:
-        raise CollectorError("the first SSH packet was not KEXINIT", "protocol_error")
+        raise CollectorError(foreign("net_ssh_not_kexinit"), "protocol_error")
     offset = 17
     lists: dict[str, tuple[str, ...]] = {}
     for name in _NAME_LISTS:
         if offset + 4 > len(payload):
-            raise CollectorError("truncated KEXINIT", "protocol_error")
+            raise CollectorError(foreign("net_ssh_kexinit_truncated"), "protocol_error")
         (length,) = struct.unpack(">I", payload[offset : offset + 4])
         offset += 4
         raw = payload[offset : offset + length].decode("ascii", errors="replace")
@@ -88,7 +88,7 @@ def read_algorithms(address: str, port: int, timeout: float = 10.0) -> SshAlgori
             banner = _read_banner(sock)
             packet_length, padding = struct.unpack(">IB", _recv_exact(sock, 5))
             if not 0 < packet_length <= _MAX_PACKET or padding >= packet_length:
-                raise CollectorError("implausible SSH packet length", "protocol_error")
+                raise CollectorError(foreign("net_ssh_packet_length"), "protocol_error")
             payload = _recv_exact(sock, packet_length - 1)[: packet_length - 1 - padding]
     except OSError as exc:
         failed = foreign("ssh_cannot_connect", where=f"{address}:{port}", cause=os_error_said(exc))

@@ -79,14 +79,12 @@ def _passphrase(host: Host, path: Path) -> bytes:
     name = host.key_passphrase_env
     if name is None:
         raise AuthError(
-            f"{host.name}: key_file {path} is encrypted: load it into ssh-agent and set `use_agent: true`, "
-            "or give its passphrase in an environment variable named by `key_passphrase_env`",
+            foreign("ssh_key_file_encrypted", host=host.name, path=path),
             reason="auth_failed",
         )
     if name not in os.environ:
         raise AuthError(
-            f"{host.name}: key_file {path} is encrypted and environment variable {name} "
-            "(key_passphrase_env) is not set",
+            foreign("ssh_key_passphrase_unset", host=host.name, path=path, name=name),
             reason="auth_failed",
         )
     return os.environ[name].encode("utf-8")
