@@ -26,3 +26,16 @@ class Said:
 
 def said(key: str, **values: object) -> Said:
     return Said(key, values)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Several problems said one per line, each in the language asked for (``str()``: the English)."""
+
+    parts: tuple[object, ...]
+
+    def text(self, lang: Lang) -> str:
+        return "\n".join(part.text(lang) if hasattr(part, "text") else str(part) for part in self.parts)
+
+    def __str__(self) -> str:
+        return self.text("en")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -17,6 +17,9 @@ from auditor.errors import ConfigError
 from auditor.foreign import decode_error_said, foreign, os_error_said, quoted, yaml_problem_said
 from auditor.said import Said, said
 from auditor.textsafe import terminal_safe
+
+if TYPE_CHECKING:
+    from auditor.reports.models import Lang
 
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_TAGS = "tag:yaml.org,2002:"
@@ -297,6 +300,51 @@ def format_problems(
     if len(problems) > _LISTED_PROBLEMS:
         lines.append(f"  - … and {len(problems) - _LISTED_PROBLEMS} more")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FileProblems:
+    """A file's validation problems as an error says them: in English as ``format_problems`` writes them, in
+    Vietnamese each problem in plain words (auditor.schema_said) after its line, item and field."""
+
+    path: Path
+    errors: tuple[tuple[Location, tuple[ErrorDetails, ...] | Said], ...]  # a schema's errors, or a check of ours
+    data: Any
+    prefix: Said | None = None  # what kind of file, when the path alone does not say it ("mapping: ")
+    line_of: LineOf | None = None
+
+    def text(self, lang: Lang) -> str:
+        prefix = self.prefix.text(lang) + ": " if self.prefix is not None else ""
+        if lang == "en":
+            listed = [(loc, _problem_text(errors, lang)) for loc, errors in self.errors]
+            return format_problems(self.path, listed, self.data, prefix, self.line_of)
+        lines = [said("err_file_problems", path=str(self.path), prefix=prefix, count=len(self.errors)).text(lang)]
+        for loc, errors in self.errors[:_LISTED_PROBLEMS]:
+            line = self.line_of(loc) if self.line_of is not None else None
+            at = said("err_file_problem_line", line=line).text(lang) + " " if line is not None else ""
+            lines.append(f"  - {at}{describe_location(loc, self.data)}: {_problem_text(errors, lang)}")
+        if len(self.errors) > _LISTED_PROBLEMS:
+            lines.append("  - " + said("err_file_problems_more", count=len(self.errors) - _LISTED_PROBLEMS).text(lang))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def _problem_text(problem: tuple[ErrorDetails, ...] | Said, lang: Lang) -> str:
+    from auditor.schema_said import errors_said  # it reads this module's helpers
+
+    if isinstance(problem, Said):
+        return problem.text(lang)
+    return "; or: ".join(map(error_message, problem)) if lang == "en" else errors_said(problem).text(lang)
+
+
+def validation_problems_said(
+    path: Path, exc: ValidationError, data: Any, prefix: Said | None = None, line_of: LineOf | None = None
+) -> FileProblems:
+    """A file's validation error, to be raised as an error's words (see auditor.errors)."""
+    errors = tuple((loc, tuple(found)) for loc, found in validation_errors(exc, data))
+    return FileProblems(path, errors, data, prefix, line_of)
 
 
 def where(loc: Location, data: Any, line_of: LineOf | None = None) -> str:

@@ -11,7 +11,7 @@ from rich.text import Text
 from auditor.cli.common import ContentDirOption, ExitCode, LangOption, console, err_console, errors_to_exit, load
 from auditor.cli.listing import Cell, Column, FormatOption, Listing, OutputFormat, emit
 from auditor.errors import ConfigError, ContentError
-from auditor.said import said
+from auditor.said import Lines, said
 from auditor.textsafe import terminal_text
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def checklist_validate(content_dir: ContentDirOption = None, lang: LangOption = 
         dirs = [builtin_content_dir(), *(content_dir or [])]
         mappings, mapping_problems = validate_mappings(dirs, content.catalogues)
         if content.mapping_problems or mapping_problems:
-            raise ContentError("\n".join([*content.mapping_problems, *mapping_problems]))
+            raise ContentError(Lines((*content.mapping_problems, *mapping_problems)))
         console.print(
             words(
                 "validate_ok",
@@ -122,7 +122,7 @@ def checklist_coverage(
                 words("unknown_frameworks", unknown=", ".join(unknown), known=", ".join(content.catalogues))
             )
         for problem in content.mapping_problems:
-            err_console.print(terminal_text(problem, style="red"))
+            err_console.print(terminal_text(problem.text(words.lang.value), style="red"))
         missing_total = len(content.mapping_problems)
         rows: list[dict[str, Cell]] = []
         styled: list[dict[str, Text]] = []

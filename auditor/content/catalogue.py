@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from auditor.content.checks import Check, CheckId
+from auditor.said import Said, said
 from auditor.vocabulary import LocalizedText, RequirementRef
 
 
@@ -78,23 +79,23 @@ class ClauseCoverage:
     pending_network: tuple[str, ...]  # network check ids named by the catalogue but not written yet
 
 
-def cross_check(catalogue: Catalogue, checks: Mapping[str, Check]) -> list[str]:
-    """Problems between a catalogue and the checks it names (pending network checks are allowed)."""
+def cross_check(catalogue: Catalogue, checks: Mapping[str, Check]) -> list[Said]:
+    """Problems between a catalogue and the checks it names (pending network checks are allowed), in words."""
     problems = []
     for clause in catalogue.clauses:
-        where = f"clause {clause.id}"
+        where = clause.id
         if not (clause.checks or clause.network_checks or clause.manual):
-            problems.append(f"{where}: no evidence path (checks, network_checks or manual)")
+            problems.append(said("catalogue_no_evidence_path", clause=where))
         for check_id in clause.checks:
             if check_id not in checks:
-                problems.append(f"{where} → checks: unknown check {check_id}")
+                problems.append(said("catalogue_unknown_check", clause=where, check=check_id))
             elif checks[check_id].is_manual:
-                problems.append(f"{where} → checks: {check_id} is manual; list it under manual")
+                problems.append(said("catalogue_check_is_manual", clause=where, check=check_id))
         for check_id in clause.manual:
             if check_id not in checks:
-                problems.append(f"{where} → manual: unknown manual item {check_id}")
+                problems.append(said("catalogue_unknown_manual", clause=where, check=check_id))
             elif not checks[check_id].is_manual:
-                problems.append(f"{where} → manual: {check_id} is automated; list it under checks")
+                problems.append(said("catalogue_manual_is_automated", clause=where, check=check_id))
     return problems
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from auditor.content.catalogue import Catalogue, cross_check, requirement_index
 from auditor.content.checks import Check, NetworkProbe, Probe, Profile
 from auditor.content.sources import Source
-from auditor.errors import ContentError
-from auditor.said import said
+from auditor.errors import ContentError, Sayable
+from auditor.said import Lines, Said, said
 from auditor.vocabulary import RequirementRef
-from auditor.yamlio import LineOf, format_validation_error, read_yaml_file
+from auditor.yamlio import LineOf, read_yaml_file, validation_problems_said
 
 DEFAULT_PROFILE = "level3"
 
@@ -35,7 +35,7 @@ class Content:
     requirements: dict[str, tuple[RequirementRef, ...]]  # check id → clauses that name it
     # Catalogue entries naming checks that do not exist: `checklist validate` and the content tests
     # fail on them, but an audit can still run the checks that do exist.
-    mapping_problems: tuple[str, ...] = ()
+    mapping_problems: tuple[Said, ...] = ()
     sources: dict[str, Source] = field(default_factory=dict)  # shared probe sources by id
 
     def requirements_of(self, check_id: str) -> tuple[RequirementRef, ...]:
@@ -54,10 +54,18 @@ def _yaml_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.yml") if p.is_file())
 
 
+Problem = Sayable | str  # in words, or a text that is the same in every language
+
+
+def _known(names: Iterable[str]) -> Said | str:
+    """The names known, or "none" in words."""
+    return ", ".join(sorted(names)) or said("known_none")
+
+
 def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROFILE) -> Content:
     """Load every check and the named profile; raise one ContentError listing every problem."""
     roots = [builtin_content_dir(), *extra_dirs]
-    problems: list[str] = []
+    problems: list[Problem] = []
     checks: dict[str, Check] = {}
     shared: dict[str, Source] = {}
     files: dict[str, Path] = {}
@@ -66,7 +74,7 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
     digest = hashlib.sha256()
     for root in roots:
         if not root.is_dir():
-            problems.append(f"{root}: content directory not found")
+            problems.append(said("content_dir_missing", root=str(root)))
             continue
         for path in _yaml_files(root):
             relative = path.relative_to(root)
@@ -75,7 +83,7 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
             try:
                 document = read_yaml_file(path, ContentError)
             except ContentError as exc:
-                problems.append(str(exc))
+                problems.append(exc.said if exc.said is not None else str(exc))
                 continue
             data, line_of = document.data, document.line_of
             if kind == "profiles":
@@ -90,25 +98,40 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
                 _load_check(path, data, line_of, checks, files, problems)
     profile = profiles.get(profile_id)
     if profile is None:
-        problems.append(f"profile {profile_id!r} not found (known: {', '.join(sorted(profiles)) or 'none'})")
+        problems.append(said("content_profile_missing", profile=repr(profile_id), known=_known(profiles)))
     else:
         for check_id, check in checks.items():
             unknown = sorted(check.input_names() - set(profile[0].inputs))
             if unknown:
                 problems.append(
-                    f"{files[check_id]}: check {check_id}: expect refers to unknown input(s) "
-                    f"{', '.join(unknown)} (profile {profile_id} defines: {', '.join(sorted(profile[0].inputs))})"
+                    said(
+                        "content_check_unknown_inputs",
+                        path=str(files[check_id]),
+                        check=check_id,
+                        unknown=", ".join(unknown),
+                        profile=profile_id,
+                        defined=", ".join(sorted(profile[0].inputs)),
+                    )
                 )
         for source_id, source in shared.items():
             unknown = sorted(set(source.inputs) - set(profile[0].inputs))
             if unknown:
-                problems.append(f"{files[source_id]}: source {source_id}: unknown input(s) {', '.join(unknown)}")
+                problems.append(
+                    said(
+                        "content_source_unknown_inputs",
+                        path=str(files[source_id]),
+                        source=source_id,
+                        unknown=", ".join(unknown),
+                    )
+                )
     problems += _unknown_sources(checks, shared, files)
     mapping_problems = [
-        f"{path}: {problem}" for catalogue, path in catalogues.values() for problem in cross_check(catalogue, checks)
+        said("content_at", path=str(path), said=problem)
+        for catalogue, path in catalogues.values()
+        for problem in cross_check(catalogue, checks)
     ]
     if problems:
-        raise ContentError("\n".join(problems))
+        raise ContentError(Lines(tuple(problems)))
     assert profile is not None  # noqa: S101 - problems would have been raised above
     ordered = dict(sorted(checks.items()))
     loaded = {framework: catalogue for framework, (catalogue, _) in sorted(catalogues.items())}
@@ -124,80 +147,121 @@ def load_content(extra_dirs: Sequence[Path] = (), profile_id: str = DEFAULT_PROF
     )
 
 
-def _unknown_sources(checks: dict[str, Check], shared: dict[str, Source], files: dict[str, Path]) -> list[str]:
-    problems = []
+def _unknown_sources(checks: dict[str, Check], shared: dict[str, Source], files: dict[str, Path]) -> list[Problem]:
+    problems: list[Problem] = []
     for check_id, check in checks.items():
         probe = check.probe
         named = probe.source if isinstance(probe, Probe) else probe.inside if isinstance(probe, NetworkProbe) else None
         if named is not None and named not in shared:
             field_name = "source" if isinstance(probe, Probe) else "inside"
             problems.append(
-                f"{files[check_id]}: check {check_id}: probe → {field_name}: unknown source {named!r} "
-                f"(known: {', '.join(sorted(shared)) or 'none'})"
+                said(
+                    "content_unknown_source",
+                    path=str(files[check_id]),
+                    check=check_id,
+                    field=field_name,
+                    source=repr(named),
+                    known=_known(shared),
+                )
             )
     return problems
 
 
 def _load_source(
-    path: Path, data: object, line_of: LineOf, shared: dict[str, Source], files: dict[str, Path], problems: list[str]
+    path: Path,
+    data: object,
+    line_of: LineOf,
+    shared: dict[str, Source],
+    files: dict[str, Path],
+    problems: list[Problem],
 ) -> None:
     label = data.get("id") if isinstance(data, dict) else None
     try:
         source = Source.model_validate(data)
     except ValidationError as exc:
-        prefix = f"source {label}: " if isinstance(label, str) else ""
-        problems.append(format_validation_error(path, exc, data, prefix, line_of))
+        prefix = said("err_file_kind_source", id=label) if isinstance(label, str) else None
+        problems.append(validation_problems_said(Path(path), exc, data, prefix, line_of))
         return
     if source.id != path.stem:
-        problems.append(f"{path}: source {source.id}: id must equal the file name ({path.stem})")
+        problems.append(
+            said(
+                "content_id_not_file_name",
+                path=str(path),
+                kind=said("content_kind_source"),
+                id=source.id,
+                stem=path.stem,
+            )
+        )
     elif source.id in shared:
-        problems.append(f"{path}: source {source.id}: id already defined in {files[source.id]}")
+        problems.append(
+            said(
+                "content_id_twice",
+                path=str(path),
+                kind=said("content_kind_source"),
+                id=source.id,
+                other=str(files[source.id]),
+            )
+        )
     else:
         shared[source.id] = source
         files[source.id] = path
 
 
 def _load_check(
-    path: Path, data: object, line_of: LineOf, checks: dict[str, Check], files: dict[str, Path], problems: list[str]
+    path: Path, data: object, line_of: LineOf, checks: dict[str, Check], files: dict[str, Path], problems: list[Problem]
 ) -> None:
     label = data.get("id") if isinstance(data, dict) else None
-    prefix = f"check {label}: " if isinstance(label, str) else ""
+    prefix = said("err_file_kind_check", id=label) if isinstance(label, str) else None
     try:
         check = Check.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, prefix, line_of))
+        problems.append(validation_problems_said(Path(path), exc, data, prefix, line_of))
         return
     if check.id != path.stem:
-        problems.append(f"{path}: check {check.id}: id must equal the file name ({path.stem})")
+        problems.append(
+            said(
+                "content_id_not_file_name", path=str(path), kind=said("content_kind_check"), id=check.id, stem=path.stem
+            )
+        )
         return
     if check.id in checks:
-        problems.append(f"{path}: check {check.id}: id already defined in {files[check.id]}")
+        problems.append(
+            said(
+                "content_id_twice",
+                path=str(path),
+                kind=said("content_kind_check"),
+                id=check.id,
+                other=str(files[check.id]),
+            )
+        )
         return
     checks[check.id] = check
     files[check.id] = path
 
 
 def _load_profile(
-    path: Path, data: object, line_of: LineOf, profiles: dict[str, tuple[Profile, Path]], problems: list[str]
+    path: Path, data: object, line_of: LineOf, profiles: dict[str, tuple[Profile, Path]], problems: list[Problem]
 ) -> None:
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, "profile: ", line_of))
+        problems.append(validation_problems_said(Path(path), exc, data, said("err_file_kind_profile"), line_of))
         return
     if profile.id in profiles:
-        problems.append(f"{path}: profile {profile.id}: already defined in {profiles[profile.id][1]}")
+        problems.append(
+            said("content_profile_twice", path=str(path), id=profile.id, other=str(profiles[profile.id][1]))
+        )
         return
     profiles[profile.id] = (profile, path)
 
 
 def _load_catalogue(
-    path: Path, data: object, line_of: LineOf, catalogues: dict[str, tuple[Catalogue, Path]], problems: list[str]
+    path: Path, data: object, line_of: LineOf, catalogues: dict[str, tuple[Catalogue, Path]], problems: list[Problem]
 ) -> None:
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
-        problems.append(format_validation_error(path, exc, data, "catalogue: ", line_of))
+        problems.append(validation_problems_said(Path(path), exc, data, said("err_file_kind_catalogue"), line_of))
         return
     if catalogue.framework in catalogues:
         problems.append(

@@ -11,10 +11,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from auditor.content.catalogue import Catalogue
-from auditor.errors import ContentError
+from auditor.errors import ContentError, Sayable
 from auditor.external.models import RESULT_ID_MAX, TOOLS, Tool
+from auditor.said import Said, said
 from auditor.vocabulary import LocalizedText, RequirementRef, Severity
-from auditor.yamlio import format_problems, format_validation_error, read_yaml_file
+from auditor.yamlio import FileProblems, read_yaml_file, validation_problems_said
 
 MAPPING_DIR = "external"  # under a content directory
 ResultId = Annotated[str, StringConstraints(min_length=1, max_length=RESULT_ID_MAX, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -50,40 +51,52 @@ def load_mapping(path: Path, tool: Tool, catalogues: Mapping[str, Catalogue]) ->
     try:
         mapping = ToolMapping.model_validate(data)
     except ValidationError as exc:
-        raise ContentError(format_validation_error(path, exc, data, "mapping: ", line_of)) from None
-    problems: list[tuple[tuple[str | int, ...], str]] = []
+        raise ContentError(validation_problems_said(path, exc, data, said("err_file_kind_mapping"), line_of)) from None
+    problems: list[tuple[tuple[str | int, ...], Said]] = []
     if mapping.tool != tool:
-        problems.append((("tool",), f"maps {mapping.tool!r} results, not {tool!r}"))
+        problems.append((("tool",), said("mapping_other_tool", mapped=repr(mapping.tool), tool=repr(tool))))
     clauses = {framework: {c.id for c in catalogue.clauses} for framework, catalogue in catalogues.items()}
     for result_id, item in mapping.results.items():
         for index, ref in enumerate(item.requirements):
             where: tuple[str | int, ...] = ("results", result_id, "requirements", index)
             if ref.framework not in clauses:
-                known = ", ".join(sorted(clauses)) or "none"
-                problems.append(((*where, "framework"), f"unknown framework {ref.framework!r} (known: {known})"))
+                known = ", ".join(sorted(clauses)) or said("known_none")
+                problems.append(
+                    (
+                        (*where, "framework"),
+                        said("mapping_unknown_framework", framework=repr(ref.framework), known=known),
+                    )
+                )
             elif ref.clause not in clauses[ref.framework]:
-                problems.append(((*where, "clause"), f"{ref.framework} has no clause {ref.clause!r}"))
+                problems.append(
+                    (
+                        (*where, "clause"),
+                        said("mapping_unknown_clause", framework=ref.framework, clause=repr(ref.clause)),
+                    )
+                )
     if problems:
-        raise ContentError(format_problems(path, problems, data, "mapping: ", line_of))
+        raise ContentError(FileProblems(path, tuple(problems), data, said("err_file_kind_mapping"), line_of))
     return mapping
 
 
-def validate_mappings(content_dirs: Sequence[Path], catalogues: Mapping[str, Catalogue]) -> tuple[int, list[str]]:
+def validate_mappings(
+    content_dirs: Sequence[Path], catalogues: Mapping[str, Catalogue]
+) -> tuple[int, list[Sayable | str]]:
     """Load every mapping file of ``content_dirs`` (``external/<tool>.yml``) as ``auditor import`` would: how many
     are valid, and every problem (file, line, item, field) of the others."""
-    valid, problems = 0, []
+    valid, problems = 0, list[Sayable | str]()
     for content_dir in content_dirs:
         folder = content_dir / MAPPING_DIR
         for path in sorted(folder.glob("*.yml")) if folder.is_dir() else ():
             tool = next((known for known in TOOLS if known == path.stem), None)
             if tool is None:
                 known = ", ".join(TOOLS)
-                problems.append(f"{path}: no tool {path.stem!r} (a mapping file is named after its tool: {known})")
+                problems.append(said("mapping_no_tool", path=str(path), name=repr(path.stem), known=known))
                 continue
             try:
                 load_mapping(path, tool, catalogues)
             except ContentError as exc:
-                problems.append(str(exc))
+                problems.append(exc.said if exc.said is not None else str(exc))
             else:
                 valid += 1
     return valid, problems

@@ -28,10 +28,10 @@ from auditor.yamlio import (
     LineOf,
     Location,
     ParsedFile,
-    format_validation_error,
     read_text_file,
     read_yaml_file,
     shown,
+    validation_problems_said,
 )
 
 
@@ -153,7 +153,7 @@ def _parse_attestation_file(path: Path) -> tuple[AttestationFile, LineOf]:
     try:
         return AttestationFile.model_validate(document.data), document.line_of
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, document.data, line_of=document.line_of)) from None
+        raise ConfigError(validation_problems_said(path, exc, document.data, line_of=document.line_of)) from None
 
 
 def _csv_document(path: Path) -> ParsedFile:

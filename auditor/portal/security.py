@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -65,12 +66,22 @@ def load_secret(path: Path) -> bytes:
 
 
 def _create_secret(path: Path) -> bytes:
+    """A new secret, written whole before it appears under ``path`` (a hard link of a finished private file), so
+    a portal and a scheduler starting together never read half a secret: the one that links second reads the
+    first one's."""
     secret = secrets.token_hex(32).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secret + b"\n")
+        fd, written = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secret + b"\n")
+            try:
+                os.link(written, path)
+            except FileExistsError:
+                return path.read_bytes().strip()
+        finally:
+            os.unlink(written)
     except OSError as exc:
         raise ConfigError(said("err_portal_secret_uncreatable", path=path, problem=os_error_as_is(exc))) from None
     return secret

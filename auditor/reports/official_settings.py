@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from auditor.errors import ConfigError
 from auditor.foreign import foreign
-from auditor.yamlio import format_validation_error, read_yaml_file
+from auditor.yamlio import read_yaml_file, validation_problems_said
 
 
 class _Settings(BaseModel):
@@ -114,4 +114,4 @@ def load_settings(path: Path | None) -> OfficialSettings:
     try:
         return OfficialSettings.model_validate(_merged(_defaults(), given))
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, given, line_of=parsed.line_of)) from None
+        raise ConfigError(validation_problems_said(path, exc, given, line_of=parsed.line_of)) from None

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from auditor.errors import NotFoundError, StoreError
 from auditor.evaluation.findings import Finding, HostResult
+from auditor.foreign import theirs
 from auditor.inventory import Agency
 from auditor.said import said
 from auditor.store.base import sql_reason
@@ -79,10 +80,13 @@ class ResultStore(RunAgencyStore):
                 if findings:
                     session.connection().execute(insert(_FINDINGS), findings)
         except IntegrityError as exc:
-            which = repr(names[0]) if len(names) == 1 else f"{len(names)} hosts ({', '.join(names[:3])}…)"
-            raise StoreError(
-                f"cannot save host {which} for run {run_id!r} (already saved, or inconsistent data): {sql_reason(exc)}"
-            ) from None
+            which = (
+                said("store_host_one", name=repr(names[0]))
+                if len(names) == 1
+                else said("store_host_many", count=len(names), names=", ".join(names[:3]))
+            )
+            reason = theirs("db", sql_reason(exc))
+            raise StoreError(said("store_host_not_saved", which=which, run=repr(run_id), reason=reason)) from None
         return host_ids
 
     @staticmethod

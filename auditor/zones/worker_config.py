@@ -20,7 +20,7 @@ from auditor.foreign import foreign, joined, os_error_as_is
 from auditor.inventory import EnvVarName, Host
 from auditor.said import Said
 from auditor.vocabulary import Slug, StrictModel
-from auditor.yamlio import format_problems, read_yaml_file, shown, validation_problems
+from auditor.yamlio import read_yaml_file, shown, validation_problems_said
 from auditor.zones.payload import ZoneHost
 
 
@@ -61,8 +61,7 @@ def load_zone_config(path: Path) -> ZoneConfig:
     try:
         config = ZoneConfig.model_validate(document.data)
     except ValidationError as exc:
-        problems = validation_problems(exc, document.data)
-        raise ConfigError(format_problems(path, problems, document.data, line_of=document.line_of)) from None
+        raise ConfigError(validation_problems_said(path, exc, document.data, line_of=document.line_of)) from None
     base = path.parent
     config = config.model_copy(
         update={

@@ -76,3 +76,18 @@ def test_manual_items_are_agency_scoped() -> None:
     manual = [check for check in shipped().checks.values() if check.is_manual]
     assert len(manual) >= 30
     assert all(check.scope == "agency" and check.evidence_required for check in manual)
+
+
+def test_a_catalogue_naming_what_does_not_exist_is_said_in_either_language() -> None:
+    from auditor.content.catalogue import cross_check
+
+    catalogue = shipped().catalogues[TCVN_11930]
+    first = catalogue.clauses[0]
+    broken = catalogue.model_copy(
+        update={
+            "clauses": (first.model_copy(update={"checks": ("no_such_check",), "manual": ()}), *catalogue.clauses[1:])
+        }
+    )
+    [problem] = cross_check(broken, shipped().checks)
+    assert problem.text("en") == f"clause {first.id} → checks: unknown check no_such_check"
+    assert problem.text("vi") == f"điều {first.id} → checks: không có kiểm tra no_such_check"

@@ -193,3 +193,17 @@ def test_every_named_playbook_exists() -> None:
     )
     assert missing == []
     assert sum(1 for check in shipped().checks.values() if check.remediation.playbook) >= 40
+
+
+def test_content_problems_are_said_in_vietnamese_and_read_as_before_in_english(tmp_path: Path) -> None:
+    _write(tmp_path, "linux/other_name.yml", GOOD_CHECK)
+    bad = GOOD_CHECK.replace('probe: {command: "cat /etc/motd"}', 'probe:\n  command: "cat /etc/motd"\n  Kind: shell')
+    _write(tmp_path, "linux/org_motd_present.yml", bad)
+    with pytest.raises(ContentError) as caught:
+        load_content([tmp_path])
+    english, vietnamese = caught.value.text("en"), caught.value.text("vi")
+    assert str(caught.value) == english and "id must equal the file name" in english and "1 problem(s)" in english
+    assert "mã phải trùng tên tệp" in vietnamese and "kiểm tra org_motd_present: 1 vấn đề" in vietnamese
+    assert "dòng 6:" in vietnamese and "trường này không được phép" in vietnamese
+    for words in ("id must equal", "problem(s)", "line 6", "Extra inputs", "check org_motd_present"):
+        assert words not in vietnamese, vietnamese

@@ -188,6 +188,9 @@ def test_bad_mapping_names_file_item_and_field(
         load_mapping(path, "lynis", content.catalogues)
     assert str(path) in str(caught.value) and message in str(caught.value)
     assert "  - line " in str(caught.value)  # the problem's line in the file
+    vietnamese = caught.value.text("vi")  # the same problems, said in Vietnamese
+    assert "bảng ánh xạ: 1 vấn đề" in vietnamese and "  - dòng " in vietnamese
+    assert all(words not in vietnamese for words in ("has no clause", "results, not", "unknown framework"))
 
 
 # -- the store, the verdict and the report --------------------------------------------------------------------

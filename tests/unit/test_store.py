@@ -694,3 +694,16 @@ def test_resolved_findings_apply_only_what_was_recorded_by_the_moment(store: Sto
 def test_the_fast_open_path_knows_the_newest_migration() -> None:
     """A store at HEAD_REVISION opens without Alembic: the constant must name the newest shipped revision."""
     assert head_revision() == HEAD_REVISION
+
+
+def test_a_host_saved_twice_is_refused_in_words(store: Store) -> None:
+    run_id = start(store, T0)
+    store.save_host_result(run_id, make_agency(), ok_host())
+    with pytest.raises(StoreError) as caught:
+        store.save_host_result(run_id, make_agency(), ok_host())
+    english, vietnamese = caught.value.text("en"), caught.value.text("vi")
+    assert english.startswith(
+        f"cannot save host '{ok_host().host_name}' for run '{run_id}' (already saved, or inconsistent"
+    )
+    assert vietnamese.startswith(f"không lưu được máy chủ '{ok_host().host_name}' cho lượt '{run_id}'")
+    assert "cannot save" not in vietnamese and "already saved" not in vietnamese
