@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -180,31 +180,25 @@ def _load_source(
         source = Source.model_validate(data)
     except ValidationError as exc:
         prefix = said("err_file_kind_source", id=label) if isinstance(label, str) else None
-        problems.append(validation_problems_said(Path(path), exc, data, prefix, line_of))
+        problems.append(validation_problems_said(path, exc, data, prefix, line_of))
         return
-    if source.id != path.stem:
-        problems.append(
-            said(
-                "content_id_not_file_name",
-                path=str(path),
-                kind=said("content_kind_source"),
-                id=source.id,
-                stem=path.stem,
-            )
-        )
-    elif source.id in shared:
-        problems.append(
-            said(
-                "content_id_twice",
-                path=str(path),
-                kind=said("content_kind_source"),
-                id=source.id,
-                other=str(files[source.id]),
-            )
-        )
+    problem = _identity_problem(path, said("content_kind_source"), source.id, shared, files)
+    if problem is not None:
+        problems.append(problem)
     else:
         shared[source.id] = source
         files[source.id] = path
+
+
+def _identity_problem(
+    path: Path, kind: Said, item_id: str, defined: Mapping[str, object], files: Mapping[str, Path]
+) -> Said | None:
+    """A check's or source's id that is not its file's name, or is defined already."""
+    if item_id != path.stem:
+        return said("content_id_not_file_name", path=str(path), kind=kind, id=item_id, stem=path.stem)
+    if item_id in defined:
+        return said("content_id_twice", path=str(path), kind=kind, id=item_id, other=str(files[item_id]))
+    return None
 
 
 def _load_check(
@@ -215,25 +209,11 @@ def _load_check(
     try:
         check = Check.model_validate(data)
     except ValidationError as exc:
-        problems.append(validation_problems_said(Path(path), exc, data, prefix, line_of))
+        problems.append(validation_problems_said(path, exc, data, prefix, line_of))
         return
-    if check.id != path.stem:
-        problems.append(
-            said(
-                "content_id_not_file_name", path=str(path), kind=said("content_kind_check"), id=check.id, stem=path.stem
-            )
-        )
-        return
-    if check.id in checks:
-        problems.append(
-            said(
-                "content_id_twice",
-                path=str(path),
-                kind=said("content_kind_check"),
-                id=check.id,
-                other=str(files[check.id]),
-            )
-        )
+    problem = _identity_problem(path, said("content_kind_check"), check.id, checks, files)
+    if problem is not None:
+        problems.append(problem)
         return
     checks[check.id] = check
     files[check.id] = path
@@ -245,7 +225,7 @@ def _load_profile(
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        problems.append(validation_problems_said(Path(path), exc, data, said("err_file_kind_profile"), line_of))
+        problems.append(validation_problems_said(path, exc, data, said("err_file_kind_profile"), line_of))
         return
     if profile.id in profiles:
         problems.append(
@@ -261,7 +241,7 @@ def _load_catalogue(
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
-        problems.append(validation_problems_said(Path(path), exc, data, said("err_file_kind_catalogue"), line_of))
+        problems.append(validation_problems_said(path, exc, data, said("err_file_kind_catalogue"), line_of))
         return
     if catalogue.framework in catalogues:
         problems.append(
